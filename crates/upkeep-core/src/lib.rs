@@ -1,0 +1,47 @@
+//! upkeep's domains as modules of one crate, because they share transactions and types.
+//!
+//! Each domain is a module of free functions taking a [`Core`] (the storage handle, the injected clock and
+//! the configuration). The web layer and the CLI call these functions; neither talks to storage directly
+//! for anything that changes data.
+
+pub mod audit;
+pub mod catalog;
+pub mod clock;
+pub mod config;
+mod error;
+pub mod identity;
+pub mod jobs;
+
+use std::sync::Arc;
+
+pub use error::{CoreError, CoreResult};
+pub use upkeep_storage as storage;
+
+use clock::Clock;
+use config::Config;
+use jobs::WorkerRegistry;
+use upkeep_storage::DynStorage;
+
+/// The handle every domain function takes. Cheap to clone.
+#[derive(Clone)]
+pub struct Core {
+    pub storage: DynStorage,
+    pub clock: Arc<dyn Clock>,
+    pub config: Arc<Config>,
+    pub workers: WorkerRegistry,
+}
+
+impl Core {
+    pub fn new(storage: DynStorage, clock: Arc<dyn Clock>, config: Config) -> Self {
+        Self {
+            storage,
+            clock,
+            config: Arc::new(config),
+            workers: WorkerRegistry::default(),
+        }
+    }
+
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+}

@@ -1,0 +1,230 @@
+//! The PostgreSQL schema, as numbered migrations applied in order and recorded in `schema_migrations`.
+//!
+//! Several nodes may start at once, so every migration transaction first takes one advisory lock:
+//! the first node applies a migration, the others wait and then find it recorded.
+
+use jiff::Timestamp;
+use sqlx::{PgPool, Postgres, Row, Transaction};
+use upkeep_storage::{SchemaStatus, StorageError, StorageResult};
+
+use crate::support::db_err;
+
+/// `(version, name, SQL)`. Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", FOUNDATION)];
+
+/// The advisory lock key that serialises migrations across nodes ("upkeep" in ASCII, then 1).
+const MIGRATION_LOCK: i64 = 0x7570_6b65_6570_0001;
+
+const FOUNDATION: &str = r#"
+CREATE TABLE users (
+    id BIGSERIAL PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE sessions (
+    id BIGSERIAL PRIMARY KEY,
+    token_hash TEXT NOT NULL UNIQUE,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    user_agent TEXT,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE api_tokens (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT,
+    revoked_at BIGINT,
+    last_used_at BIGINT
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+CREATE TABLE setup_tokens (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    token_hash TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE login_failures (
+    key TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    last_failure_at BIGINT NOT NULL
+);
+CREATE TABLE audit_log (
+    id BIGSERIAL PRIMARY KEY,
+    at BIGINT NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_user_id BIGINT,
+    actor_label TEXT NOT NULL,
+    origin TEXT,
+    action TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    before_json TEXT,
+    after_json TEXT
+);
+CREATE INDEX audit_log_target ON audit_log(target_kind, target_id);
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the audit log is append-only';
+END;
+$$;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TABLE teams (
+    id BIGSERIAL PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE services (
+    id BIGSERIAL PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    team_id BIGINT REFERENCES teams(id),
+    links_json TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX services_team ON services(team_id);
+CREATE TABLE service_dependencies (
+    service_id BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    depends_on_id BIGINT NOT NULL REFERENCES services(id),
+    PRIMARY KEY (service_id, depends_on_id)
+);
+CREATE INDEX service_dependencies_target ON service_dependencies(depends_on_id);
+CREATE TABLE jobs (
+    id BIGSERIAL PRIMARY KEY,
+    kind TEXT NOT NULL,
+    payload_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    run_at BIGINT NOT NULL,
+    locked_by TEXT,
+    locked_until BIGINT,
+    last_error TEXT,
+    dedup_key TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX jobs_due ON jobs(status, run_at);
+-- Only never-claimed jobs (attempt 0): a failed job requeued for a retry must not collide with a newer duplicate.
+CREATE UNIQUE INDEX jobs_dedup ON jobs(dedup_key) WHERE status = 'queued' AND attempt = 0 AND dedup_key IS NOT NULL;
+"#;
+
+fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _, _)| *version)
+}
+
+/// Open a transaction holding the migration lock until it ends.
+async fn begin_locked(pool: &PgPool) -> StorageResult<Transaction<'static, Postgres>> {
+    let mut tx = pool.begin().await.map_err(db_err)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    Ok(tx)
+}
+
+async fn ensure_table(pool: &PgPool) -> StorageResult<()> {
+    // Under the lock: two concurrent `CREATE TABLE IF NOT EXISTS` can still collide on PostgreSQL.
+    let mut tx = begin_locked(pool).await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(db_err)?;
+    tx.commit().await.map_err(db_err)
+}
+
+async fn current(pool: &PgPool) -> StorageResult<i64> {
+    let exists: bool =
+        sqlx::query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")
+            .fetch_one(pool)
+            .await
+            .and_then(|row| row.try_get("present"))
+            .map_err(db_err)?;
+    if !exists {
+        return Ok(0);
+    }
+    sqlx::query("SELECT COALESCE(MAX(version), 0)::BIGINT AS v FROM schema_migrations")
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("v"))
+        .map_err(db_err)
+}
+
+pub(crate) async fn status(pool: &PgPool) -> StorageResult<SchemaStatus> {
+    Ok(SchemaStatus {
+        database_version: current(pool).await?,
+        binary_version: latest(),
+    })
+}
+
+/// Run one migration's statements. A bare string without arguments goes through PostgreSQL's simple
+/// query protocol, which runs every statement of a multi-statement string (what `sqlx::raw_sql` does;
+/// calling that here trips a "not general enough" `Send` error inside `async_trait`).
+async fn run_sql(tx: &mut Transaction<'static, Postgres>, sql: &'static str) -> StorageResult<()> {
+    sqlx::Executor::execute(&mut **tx, sql)
+        .await
+        .map_err(db_err)?;
+    Ok(())
+}
+
+pub(crate) async fn migrate(pool: &PgPool) -> StorageResult<SchemaStatus> {
+    ensure_table(pool).await?;
+    let database_version = current(pool).await?;
+    if database_version > latest() {
+        return Err(StorageError::SchemaTooNew {
+            database_version,
+            binary_version: latest(),
+        });
+    }
+    for &(version, name, sql) in MIGRATIONS {
+        if version <= database_version {
+            continue;
+        }
+        let mut tx = begin_locked(pool).await?;
+        // Another node may have applied it while we waited for the lock.
+        let applied: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get("n"))
+                .map_err(db_err)?;
+        if applied > 0 {
+            continue;
+        }
+        run_sql(&mut tx, sql).await?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(name)
+        .bind(Timestamp::now().as_millisecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        tracing::info!(version, name, "applied PostgreSQL migration");
+    }
+    status(pool).await
+}

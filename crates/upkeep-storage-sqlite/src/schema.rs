@@ -1,0 +1,196 @@
+//! The SQLite schema, as numbered migrations applied in order and recorded in `schema_migrations`.
+
+use jiff::Timestamp;
+use sqlx::{Row, SqlitePool};
+use upkeep_storage::{SchemaStatus, StorageError, StorageResult};
+
+use crate::support::db_err;
+
+/// `(version, name, SQL)`. Append only: never edit a migration that has shipped.
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", FOUNDATION)];
+
+const FOUNDATION: &str = r#"
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    role TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE sessions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    token_hash TEXT NOT NULL UNIQUE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    csrf_token TEXT NOT NULL,
+    user_agent TEXT,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX sessions_user ON sessions(user_id);
+CREATE TABLE api_tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    scope TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER,
+    revoked_at INTEGER,
+    last_used_at INTEGER
+);
+CREATE INDEX api_tokens_user ON api_tokens(user_id);
+CREATE TABLE setup_tokens (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    token_hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE login_failures (
+    key TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL,
+    last_failure_at INTEGER NOT NULL
+);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at INTEGER NOT NULL,
+    actor_kind TEXT NOT NULL,
+    actor_user_id INTEGER,
+    actor_label TEXT NOT NULL,
+    origin TEXT,
+    action TEXT NOT NULL,
+    target_kind TEXT NOT NULL,
+    target_id TEXT NOT NULL,
+    before_json TEXT,
+    after_json TEXT
+);
+CREATE INDEX audit_log_target ON audit_log(target_kind, target_id);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TABLE teams (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE TABLE services (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    description TEXT NOT NULL,
+    team_id INTEGER REFERENCES teams(id),
+    links_json TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX services_team ON services(team_id);
+CREATE TABLE service_dependencies (
+    service_id INTEGER NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    depends_on_id INTEGER NOT NULL REFERENCES services(id),
+    PRIMARY KEY (service_id, depends_on_id)
+);
+CREATE INDEX service_dependencies_target ON service_dependencies(depends_on_id);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    payload_json TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempt INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL,
+    run_at INTEGER NOT NULL,
+    locked_by TEXT,
+    locked_until INTEGER,
+    last_error TEXT,
+    dedup_key TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX jobs_due ON jobs(status, run_at);
+-- Only never-claimed jobs (attempt 0): a failed job requeued for a retry must not collide with a newer duplicate.
+CREATE UNIQUE INDEX jobs_dedup ON jobs(dedup_key) WHERE status = 'queued' AND attempt = 0 AND dedup_key IS NOT NULL;
+"#;
+
+fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |(version, _, _)| *version)
+}
+
+async fn ensure_table(pool: &SqlitePool) -> StorageResult<()> {
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
+    )
+    .execute(pool)
+    .await
+    .map_err(db_err)?;
+    Ok(())
+}
+
+async fn current(pool: &SqlitePool) -> StorageResult<i64> {
+    let exists: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+    )
+    .fetch_one(pool)
+    .await
+    .and_then(|row| row.try_get("n"))
+    .map_err(db_err)?;
+    if exists == 0 {
+        return Ok(0);
+    }
+    sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
+        .fetch_one(pool)
+        .await
+        .and_then(|row| row.try_get("v"))
+        .map_err(db_err)
+}
+
+pub(crate) async fn status(pool: &SqlitePool) -> StorageResult<SchemaStatus> {
+    Ok(SchemaStatus {
+        database_version: current(pool).await?,
+        binary_version: latest(),
+    })
+}
+
+pub(crate) async fn migrate(pool: &SqlitePool) -> StorageResult<SchemaStatus> {
+    ensure_table(pool).await?;
+    let database_version = current(pool).await?;
+    if database_version > latest() {
+        return Err(StorageError::SchemaTooNew {
+            database_version,
+            binary_version: latest(),
+        });
+    }
+    for &(version, name, sql) in MIGRATIONS {
+        if version <= database_version {
+            continue;
+        }
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
+        // Another process may have applied it while we waited for the write lock.
+        let applied: i64 = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations WHERE version = $1")
+            .bind(version)
+            .fetch_one(&mut *tx)
+            .await
+            .and_then(|row| row.try_get("n"))
+            .map_err(db_err)?;
+        if applied > 0 {
+            continue;
+        }
+        // sqlx runs every statement of a multi-statement string on SQLite, as its own migrator does.
+        sqlx::Executor::execute(&mut *tx, sql).await.map_err(db_err)?;
+        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(Timestamp::now().as_millisecond())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        tracing::info!(version, name, "applied SQLite migration");
+    }
+    status(pool).await
+}
+

@@ -1,0 +1,9 @@
+//! Server-rendered pages (askama templates in `templates/`).
+
+use axum::Router;
+
+use crate::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+}

@@ -1,0 +1,207 @@
+//! `upkeep team …` and `upkeep service …`: the service catalogue from the command line.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Subcommand;
+use serde_json::json;
+use upkeep_core::catalog::{self, ServiceInput, ServicePatch, TeamInput};
+use upkeep_core::config::Config;
+use upkeep_core::storage::{PageRequest, Service, ServiceLink};
+use upkeep_core::{audit, Core};
+
+use super::core_for_cli;
+use super::output::{table, Output};
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// Create a team.
+    #[command(after_help = "Example:\n  upkeep team create platform --name \"Platform team\"")]
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// List teams.
+    #[command(after_help = "Example:\n  upkeep team list --json")]
+    List,
+    /// Show a team and its services.
+    #[command(after_help = "Example:\n  upkeep team show platform")]
+    Show { slug: String },
+    /// Delete a team that owns no services.
+    #[command(after_help = "Example:\n  upkeep team delete platform")]
+    Delete { slug: String },
+}
+
+#[derive(Subcommand)]
+pub enum ServiceCommand {
+    /// Create a service.
+    #[command(after_help = "Example:\n  upkeep service create api --name \"Public API\" --team platform --depends-on db --link repo=https://git.example.com/api")]
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// Slug of the owner team.
+        #[arg(long)]
+        team: Option<String>,
+        /// A service this one depends on (repeatable).
+        #[arg(long = "depends-on")]
+        depends_on: Vec<String>,
+        /// A link as TITLE=URL (repeatable).
+        #[arg(long = "link")]
+        links: Vec<String>,
+    },
+    /// List services.
+    #[command(after_help = "Example:\n  upkeep service list --team platform --json")]
+    List {
+        #[arg(long)]
+        team: Option<String>,
+    },
+    /// Show a service.
+    #[command(after_help = "Example:\n  upkeep service show api --json")]
+    Show { slug: String },
+    /// Change a service.
+    #[command(after_help = "Example:\n  upkeep service update api --team payments --depends-on db --depends-on cache")]
+    Update {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        /// New owner team (use --no-team to remove it).
+        #[arg(long, conflicts_with = "no_team")]
+        team: Option<String>,
+        #[arg(long)]
+        no_team: bool,
+        /// Replace the dependencies (repeatable).
+        #[arg(long = "depends-on")]
+        depends_on: Vec<String>,
+        /// Remove every dependency.
+        #[arg(long, conflicts_with = "depends_on")]
+        no_dependencies: bool,
+    },
+    /// Delete a service nothing depends on.
+    #[command(after_help = "Example:\n  upkeep service delete api")]
+    Delete { slug: String },
+}
+
+fn parse_link(text: &str) -> anyhow::Result<ServiceLink> {
+    let (title, url) = text.split_once('=').with_context(|| format!("--link {text:?}: use TITLE=URL"))?;
+    Ok(ServiceLink { title: title.to_string(), url: url.to_string() })
+}
+
+fn describe(service: &Service) -> String {
+    let mut lines = vec![
+        format!("{} ({})", service.name, service.slug),
+        format!("id: {}", service.id),
+        format!("team: {}", service.team_slug.as_deref().unwrap_or("-")),
+        format!("depends on: {}", if service.depends_on.is_empty() { "-".to_string() } else { service.depends_on.join(", ") }),
+    ];
+    if !service.description.is_empty() {
+        lines.push(format!("description: {}", service.description));
+    }
+    for link in &service.links {
+        lines.push(format!("link: {} {}", link.title, link.url));
+    }
+    lines.join("\n")
+}
+
+async fn all_services(core: &Core, team: Option<&str>) -> anyhow::Result<Vec<Service>> {
+    let mut services = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = catalog::list_services(core, team, PageRequest::new(500, cursor)).await?;
+        services.extend(page.items);
+        match page.next_cursor.and_then(|c| c.parse().ok()) {
+            Some(next) => cursor = Some(next),
+            None => return Ok(services),
+        }
+    }
+}
+
+pub async fn team(command: TeamCommand, config: &Config, out: &Output) -> anyhow::Result<ExitCode> {
+    let core = core_for_cli(config).await?;
+    let ctx = audit::context(&core, audit::cli_actor(), None);
+    match command {
+        TeamCommand::Create { slug, name, description } => {
+            let team = catalog::create_team(&core, &ctx, TeamInput { slug, name, description }).await?;
+            out.print(&team, || format!("created team {} ({})", team.slug, team.name));
+        }
+        TeamCommand::List => {
+            let mut teams = Vec::new();
+            let mut cursor = None;
+            loop {
+                let page = catalog::list_teams(&core, PageRequest::new(500, cursor)).await?;
+                teams.extend(page.items);
+                match page.next_cursor.and_then(|c| c.parse().ok()) {
+                    Some(next) => cursor = Some(next),
+                    None => break,
+                }
+            }
+            out.print(&teams, || table(&["SLUG", "NAME"], teams.iter().map(|t| vec![t.slug.clone(), t.name.clone()]).collect()));
+        }
+        TeamCommand::Show { slug } => {
+            let team = catalog::team(&core, &slug).await?;
+            let services = all_services(&core, Some(&slug)).await?;
+            let slugs: Vec<&str> = services.iter().map(|s| s.slug.as_str()).collect();
+            out.print(&json!({ "team": team, "services": slugs }), || {
+                format!("{} ({})\nservices: {}", team.name, team.slug, if slugs.is_empty() { "-".to_string() } else { slugs.join(", ") })
+            });
+        }
+        TeamCommand::Delete { slug } => {
+            catalog::delete_team(&core, &ctx, &slug).await?;
+            out.print(&json!({ "deleted": slug }), || format!("deleted team {slug}"));
+        }
+    }
+    core.storage.close().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn service(command: ServiceCommand, config: &Config, out: &Output) -> anyhow::Result<ExitCode> {
+    let core = core_for_cli(config).await?;
+    let ctx = audit::context(&core, audit::cli_actor(), None);
+    match command {
+        ServiceCommand::Create { slug, name, description, team, depends_on, links } => {
+            let links = links.iter().map(|link| parse_link(link)).collect::<anyhow::Result<Vec<_>>>()?;
+            let service = catalog::create_service(&core, &ctx, ServiceInput { slug, name, description, team, links, depends_on }).await?;
+            out.print(&service, || format!("created service {} (id {})", service.slug, service.id));
+        }
+        ServiceCommand::List { team } => {
+            let services = all_services(&core, team.as_deref()).await?;
+            out.print(&services, || {
+                table(
+                    &["ID", "SLUG", "NAME", "TEAM", "DEPENDS ON"],
+                    services
+                        .iter()
+                        .map(|s| vec![s.id.to_string(), s.slug.clone(), s.name.clone(), s.team_slug.clone().unwrap_or_default(), s.depends_on.join(",")])
+                        .collect(),
+                )
+            });
+        }
+        ServiceCommand::Show { slug } => {
+            let service = catalog::service(&core, &slug).await?;
+            out.print(&service, || describe(&service));
+        }
+        ServiceCommand::Update { slug, name, description, team, no_team, depends_on, no_dependencies } => {
+            let patch = ServicePatch {
+                name,
+                description,
+                team: if no_team { Some(None) } else { team.map(Some) },
+                links: None,
+                depends_on: if no_dependencies { Some(Vec::new()) } else if depends_on.is_empty() { None } else { Some(depends_on) },
+            };
+            let service = catalog::update_service(&core, &ctx, &slug, patch).await?;
+            out.print(&service, || describe(&service));
+        }
+        ServiceCommand::Delete { slug } => {
+            catalog::delete_service(&core, &ctx, &slug).await?;
+            out.print(&json!({ "deleted": slug }), || format!("deleted service {slug}"));
+        }
+    }
+    core.storage.close().await;
+    Ok(ExitCode::SUCCESS)
+}

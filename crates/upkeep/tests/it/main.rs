@@ -1,0 +1,8 @@
+//! upkeep's integration tests, in one binary so they share helpers and build once.
+
+// Tests state their expectations with `expect`; a panic is how a test fails.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod storage_conformance;

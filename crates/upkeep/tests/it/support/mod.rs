@@ -1,0 +1,3 @@
+//! Helpers shared by the integration tests: fresh databases on every storage backend.
+
+pub mod databases;
