@@ -52,10 +52,11 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             return ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {message}"));
         }
-        let field = unknown_field(&message).map_or(path.clone(), |name| {
-            if path == "." { name } else { format!("{path}.{name}") }
-        });
-        let field = if field == "." { String::new() } else { field };
+        // The path already ends at an unknown field; at the top level serde names it only in the message.
+        let field = match path.as_str() {
+            "." => unknown_field(&message).unwrap_or_default(),
+            _ => path,
+        };
         let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", strip_position(&message));
         if !field.is_empty() {
             error.message = format!("{field}: {}", error.message);

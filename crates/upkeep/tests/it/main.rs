@@ -6,3 +6,7 @@
 mod support;
 
 mod storage_conformance;
+mod api_story;
+mod cli;
+mod jobs_runtime;
+mod openapi_contract;

@@ -1,3 +1,4 @@
-//! Helpers shared by the integration tests: fresh databases on every storage backend.
+//! Helpers shared by the integration tests: fresh databases on every storage backend, and the real server.
 
 pub mod databases;
+pub mod server;
