@@ -35,6 +35,10 @@ pub fn context(core: &Core, actor: Actor, origin: Option<String>) -> AuditContex
     }
 }
 
-pub async fn list(core: &Core, filter: &AuditFilter, page: PageRequest) -> CoreResult<Page<AuditRecord>> {
+pub async fn list(
+    core: &Core,
+    filter: &AuditFilter,
+    page: PageRequest,
+) -> CoreResult<Page<AuditRecord>> {
     Ok(core.storage.list_audit(filter, page).await?)
 }

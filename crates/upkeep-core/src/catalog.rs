@@ -42,7 +42,9 @@ pub struct TeamInput {
 pub fn validate_slug(field: &str, slug: &str) -> CoreResult<String> {
     let valid = !slug.is_empty()
         && slug.len() <= 63
-        && slug.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
+        && slug
+            .chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '-')
         && !slug.starts_with('-')
         && !slug.ends_with('-');
     if valid {
@@ -50,7 +52,9 @@ pub fn validate_slug(field: &str, slug: &str) -> CoreResult<String> {
     } else {
         Err(CoreError::validation(
             field,
-            format!("{slug:?} is not a valid slug: use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash"),
+            format!(
+                "{slug:?} is not a valid slug: use 1-63 lower-case letters, digits and dashes, not starting or ending with a dash"
+            ),
         ))
     }
 }
@@ -58,7 +62,10 @@ pub fn validate_slug(field: &str, slug: &str) -> CoreResult<String> {
 fn validate_text(field: &str, text: &str, max: usize) -> CoreResult<String> {
     let text = text.trim();
     if text.chars().count() > max {
-        return Err(CoreError::validation(field, format!("must be at most {max} characters")));
+        return Err(CoreError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     Ok(text.to_string())
 }
@@ -79,7 +86,10 @@ fn validate_links(links: Vec<ServiceLink>) -> CoreResult<Vec<ServiceLink>> {
                     "must be an http:// or https:// URL",
                 ));
             }
-            Ok(ServiceLink { title: if title.is_empty() { url.clone() } else { title }, url })
+            Ok(ServiceLink {
+                title: if title.is_empty() { url.clone() } else { title },
+                url,
+            })
         })
         .collect()
 }
@@ -87,10 +97,21 @@ fn validate_links(links: Vec<ServiceLink>) -> CoreResult<Vec<ServiceLink>> {
 pub async fn create_team(core: &Core, ctx: &AuditContext, input: TeamInput) -> CoreResult<Team> {
     let slug = validate_slug("slug", &input.slug)?;
     let name = validate_text("name", input.name.as_deref().unwrap_or(""), 200)?;
-    let description = validate_text("description", input.description.as_deref().unwrap_or(""), 10_000)?;
+    let description = validate_text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        10_000,
+    )?;
     Ok(core
         .storage
-        .create_team(ctx, NewTeam { name: if name.is_empty() { slug.clone() } else { name }, slug, description })
+        .create_team(
+            ctx,
+            NewTeam {
+                name: if name.is_empty() { slug.clone() } else { name },
+                slug,
+                description,
+            },
+        )
         .await?)
 }
 
@@ -114,8 +135,12 @@ pub async fn update_team(
 ) -> CoreResult<Team> {
     let existing = team(core, slug).await?;
     let changes = TeamChanges {
-        name: name.map(|name| validate_text("name", &name, 200)).transpose()?,
-        description: description.map(|text| validate_text("description", &text, 10_000)).transpose()?,
+        name: name
+            .map(|name| validate_text("name", &name, 200))
+            .transpose()?,
+        description: description
+            .map(|text| validate_text("description", &text, 10_000))
+            .transpose()?,
     };
     Ok(core.storage.update_team(ctx, existing.id, changes).await?)
 }
@@ -132,7 +157,11 @@ pub async fn service(core: &Core, slug: &str) -> CoreResult<Service> {
         .ok_or_else(|| CoreError::not_found(format!("no service with slug {slug}")))
 }
 
-pub async fn list_services(core: &Core, team_slug: Option<&str>, page: PageRequest) -> CoreResult<Page<Service>> {
+pub async fn list_services(
+    core: &Core,
+    team_slug: Option<&str>,
+    page: PageRequest,
+) -> CoreResult<Page<Service>> {
     let team_id = match team_slug {
         Some(slug) => Some(team(core, slug).await?.id),
         None => None,
@@ -149,17 +178,22 @@ async fn team_id_for(core: &Core, slug: &str) -> CoreResult<i64> {
 }
 
 /// Resolve dependency slugs to ids, refusing unknown services, self-dependencies and cycles.
-async fn resolve_dependencies(core: &Core, service: Option<(i64, &str)>, slugs: &[String]) -> CoreResult<Vec<i64>> {
+async fn resolve_dependencies(
+    core: &Core,
+    service: Option<(i64, &str)>,
+    slugs: &[String],
+) -> CoreResult<Vec<i64>> {
     let mut ids = BTreeSet::new();
     for slug in slugs {
         if service.is_some_and(|(_, own)| own == slug) {
-            return Err(CoreError::validation("depends_on", format!("a service cannot depend on itself ({slug})")));
+            return Err(CoreError::validation(
+                "depends_on",
+                format!("a service cannot depend on itself ({slug})"),
+            ));
         }
-        let target = core
-            .storage
-            .service_by_slug(slug)
-            .await?
-            .ok_or_else(|| CoreError::validation("depends_on", format!("no service with slug {slug}")))?;
+        let target = core.storage.service_by_slug(slug).await?.ok_or_else(|| {
+            CoreError::validation("depends_on", format!("no service with slug {slug}"))
+        })?;
         ids.insert(target.id);
     }
     if let Some((id, own_slug)) = service {
@@ -171,10 +205,16 @@ async fn resolve_dependencies(core: &Core, service: Option<(i64, &str)>, slugs: 
         }
         graph.insert(id, ids.clone());
         if let Some(cycle_via) = reaches(&graph, &ids, id) {
-            let via = core.storage.service_by_id(cycle_via).await?.map_or_else(|| cycle_via.to_string(), |s| s.slug);
+            let via = core
+                .storage
+                .service_by_id(cycle_via)
+                .await?
+                .map_or_else(|| cycle_via.to_string(), |s| s.slug);
             return Err(CoreError::validation(
                 "depends_on",
-                format!("this would make a dependency cycle: {via} already depends on {own_slug}, directly or through other services"),
+                format!(
+                    "this would make a dependency cycle: {via} already depends on {own_slug}, directly or through other services"
+                ),
             ));
         }
     }
@@ -182,7 +222,11 @@ async fn resolve_dependencies(core: &Core, service: Option<(i64, &str)>, slugs: 
 }
 
 /// Which of `starts` (if any) leads back to `target` in `graph`.
-fn reaches(graph: &BTreeMap<i64, BTreeSet<i64>>, starts: &BTreeSet<i64>, target: i64) -> Option<i64> {
+fn reaches(
+    graph: &BTreeMap<i64, BTreeSet<i64>>,
+    starts: &BTreeSet<i64>,
+    target: i64,
+) -> Option<i64> {
     for &start in starts {
         let mut seen = BTreeSet::new();
         let mut stack = vec![start];
@@ -198,17 +242,28 @@ fn reaches(graph: &BTreeMap<i64, BTreeSet<i64>>, starts: &BTreeSet<i64>, target:
     None
 }
 
-pub async fn create_service(core: &Core, ctx: &AuditContext, input: ServiceInput) -> CoreResult<Service> {
+pub async fn create_service(
+    core: &Core,
+    ctx: &AuditContext,
+    input: ServiceInput,
+) -> CoreResult<Service> {
     let slug = validate_slug("slug", &input.slug)?;
     let name = validate_text("name", input.name.as_deref().unwrap_or(""), 200)?;
-    let description = validate_text("description", input.description.as_deref().unwrap_or(""), 10_000)?;
+    let description = validate_text(
+        "description",
+        input.description.as_deref().unwrap_or(""),
+        10_000,
+    )?;
     let links = validate_links(input.links)?;
     let team_id = match &input.team {
         Some(team) => Some(team_id_for(core, team).await?),
         None => None,
     };
     if input.depends_on.contains(&slug) {
-        return Err(CoreError::validation("depends_on", format!("a service cannot depend on itself ({slug})")));
+        return Err(CoreError::validation(
+            "depends_on",
+            format!("a service cannot depend on itself ({slug})"),
+        ));
     }
     // A new service has no dependents yet, so its own dependencies cannot close a cycle.
     let depends_on = resolve_dependencies(core, None, &input.depends_on).await?;
@@ -216,12 +271,24 @@ pub async fn create_service(core: &Core, ctx: &AuditContext, input: ServiceInput
         .storage
         .create_service(
             ctx,
-            NewService { name: if name.is_empty() { slug.clone() } else { name }, slug, description, team_id, links, depends_on },
+            NewService {
+                name: if name.is_empty() { slug.clone() } else { name },
+                slug,
+                description,
+                team_id,
+                links,
+                depends_on,
+            },
         )
         .await?)
 }
 
-pub async fn update_service(core: &Core, ctx: &AuditContext, slug: &str, patch: ServicePatch) -> CoreResult<Service> {
+pub async fn update_service(
+    core: &Core,
+    ctx: &AuditContext,
+    slug: &str,
+    patch: ServicePatch,
+) -> CoreResult<Service> {
     let existing = service(core, slug).await?;
     let team_id = match patch.team {
         Some(Some(team)) => Some(Some(team_id_for(core, &team).await?)),
@@ -229,17 +296,28 @@ pub async fn update_service(core: &Core, ctx: &AuditContext, slug: &str, patch: 
         None => None,
     };
     let depends_on = match &patch.depends_on {
-        Some(slugs) => Some(resolve_dependencies(core, Some((existing.id, &existing.slug)), slugs).await?),
+        Some(slugs) => {
+            Some(resolve_dependencies(core, Some((existing.id, &existing.slug)), slugs).await?)
+        }
         None => None,
     };
     let changes = ServiceChanges {
-        name: patch.name.map(|name| validate_text("name", &name, 200)).transpose()?,
-        description: patch.description.map(|text| validate_text("description", &text, 10_000)).transpose()?,
+        name: patch
+            .name
+            .map(|name| validate_text("name", &name, 200))
+            .transpose()?,
+        description: patch
+            .description
+            .map(|text| validate_text("description", &text, 10_000))
+            .transpose()?,
         team_id,
         links: patch.links.map(validate_links).transpose()?,
         depends_on,
     };
-    Ok(core.storage.update_service(ctx, existing.id, changes).await?)
+    Ok(core
+        .storage
+        .update_service(ctx, existing.id, changes)
+        .await?)
 }
 
 pub async fn delete_service(core: &Core, ctx: &AuditContext, slug: &str) -> CoreResult<()> {
@@ -255,7 +333,10 @@ mod tests {
     fn slugs_are_checked() {
         assert!(validate_slug("slug", "api-gateway-2").is_ok());
         for bad in ["", "-a", "a-", "Api", "a_b", "a b", &"x".repeat(64)] {
-            assert!(validate_slug("slug", bad).is_err(), "{bad:?} should be refused");
+            assert!(
+                validate_slug("slug", bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -272,9 +353,20 @@ mod tests {
 
     #[test]
     fn links_need_http_urls() {
-        let bad = validate_links(vec![ServiceLink { title: "x".into(), url: "ftp://x".into() }]);
-        assert!(matches!(bad, Err(CoreError::Validation { ref field, .. }) if field == "links[0].url"));
-        let good = validate_links(vec![ServiceLink { title: " ".into(), url: "https://git.example.com/x".into() }]);
-        assert_eq!(good.ok().map(|links| links[0].title.clone()).as_deref(), Some("https://git.example.com/x"));
+        let bad = validate_links(vec![ServiceLink {
+            title: "x".into(),
+            url: "ftp://x".into(),
+        }]);
+        assert!(
+            matches!(bad, Err(CoreError::Validation { ref field, .. }) if field == "links[0].url")
+        );
+        let good = validate_links(vec![ServiceLink {
+            title: " ".into(),
+            url: "https://git.example.com/x".into(),
+        }]);
+        assert_eq!(
+            good.ok().map(|links| links[0].title.clone()).as_deref(),
+            Some("https://git.example.com/x")
+        );
     }
 }

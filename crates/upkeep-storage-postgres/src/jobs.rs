@@ -11,10 +11,10 @@ use tokio::time::Instant;
 use upkeep_storage::{JobCount, JobRecord, JobStore, NewJob, StorageError, StorageResult};
 
 use crate::PostgresStorage;
+use crate::support::{db_err, get, millis, timestamp};
 
 /// The `LISTEN/NOTIFY` channel that announces new jobs.
 const JOBS_CHANNEL: &str = "upkeep_jobs";
-use crate::support::{db_err, get, millis, timestamp};
 
 fn job_from_row(row: &PgRow) -> StorageResult<JobRecord> {
     let payload: String = get(row, "payload_json")?;
@@ -135,7 +135,11 @@ impl JobStore for PostgresStorage {
     }
 
     async fn wait_for_jobs(&self, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
+        // `checked_add`: a huge timeout must not overflow the clock (and panic); a year is forever here.
+        let now = Instant::now();
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600));
         if self.closed.load(std::sync::atomic::Ordering::SeqCst) {
             tokio::time::sleep_until(deadline).await;
             return;
@@ -160,7 +164,11 @@ impl JobStore for PostgresStorage {
             return;
         };
         match tokio::time::timeout_at(deadline, listener.recv()).await {
-            Ok(Ok(_)) | Err(_) => {}
+            Ok(Ok(_)) => {
+                // Notifications that piled up while nobody waited say nothing more: one wake-up is enough.
+                while listener.next_buffered().is_some() {}
+            }
+            Err(_) => {}
             Ok(Err(err)) => {
                 *guard = None;
                 drop(guard);

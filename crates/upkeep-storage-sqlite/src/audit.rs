@@ -37,11 +37,22 @@ impl AuditStore for SqliteStorage {
         after: Option<Value>,
     ) -> StorageResult<()> {
         let mut conn = self.writer.acquire().await.map_err(db_err)?;
-        insert_audit(&mut conn, ctx, action, (target_kind, target_id.to_string()), before, after)
-            .await
+        insert_audit(
+            &mut conn,
+            ctx,
+            action,
+            (target_kind, target_id.to_string()),
+            before,
+            after,
+        )
+        .await
     }
 
-    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> StorageResult<Page<AuditRecord>> {
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> StorageResult<Page<AuditRecord>> {
         let rows = sqlx::query(
             "SELECT id, at, actor_kind, actor_user_id, actor_label, origin, action, target_kind, target_id, before_json, after_json
              FROM audit_log
@@ -61,7 +72,10 @@ impl AuditStore for SqliteStorage {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let records = rows.iter().map(record_from_row).collect::<StorageResult<Vec<_>>>()?;
+        let records = rows
+            .iter()
+            .map(record_from_row)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page::from_rows(records, page, |record| record.id))
     }
 }

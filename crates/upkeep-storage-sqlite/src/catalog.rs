@@ -77,7 +77,11 @@ async fn fetch_service(conn: &mut SqliteConnection, id: i64) -> StorageResult<Op
     }
 }
 
-async fn replace_dependencies(conn: &mut SqliteConnection, id: i64, depends_on: &[i64]) -> StorageResult<()> {
+async fn replace_dependencies(
+    conn: &mut SqliteConnection,
+    id: i64,
+    depends_on: &[i64],
+) -> StorageResult<()> {
     sqlx::query("DELETE FROM service_dependencies WHERE service_id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -113,7 +117,15 @@ impl CatalogStore for SqliteStorage {
         .await
         .map_err(|err| unique_err(err, format!("a team with slug {} already exists", team.slug), "slug"))?;
         let created = team_from_row(&row)?;
-        insert_audit(&mut tx, ctx, "team.create", ("team", created.slug.clone()), None, snapshot(&created)).await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "team.create",
+            ("team", created.slug.clone()),
+            None,
+            snapshot(&created),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -128,17 +140,27 @@ impl CatalogStore for SqliteStorage {
     }
 
     async fn list_teams(&self, page: PageRequest) -> StorageResult<Page<Team>> {
-        let rows = sqlx::query(&format!("SELECT {TEAM_COLUMNS} FROM teams WHERE id > $1 ORDER BY id LIMIT $2"))
-            .bind(page.cursor.unwrap_or(0))
-            .bind(page.fetch_limit())
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        let teams = rows.iter().map(team_from_row).collect::<StorageResult<Vec<_>>>()?;
+        let rows = sqlx::query(&format!(
+            "SELECT {TEAM_COLUMNS} FROM teams WHERE id > $1 ORDER BY id LIMIT $2"
+        ))
+        .bind(page.cursor.unwrap_or(0))
+        .bind(page.fetch_limit())
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let teams = rows
+            .iter()
+            .map(team_from_row)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page::from_rows(teams, page, |team| team.id))
     }
 
-    async fn update_team(&self, ctx: &AuditContext, id: i64, changes: TeamChanges) -> StorageResult<Team> {
+    async fn update_team(
+        &self,
+        ctx: &AuditContext,
+        id: i64,
+        changes: TeamChanges,
+    ) -> StorageResult<Team> {
         let mut tx = self.begin_write().await?;
         let before = fetch_team(&mut tx, id).await?;
         let row = sqlx::query(&format!(
@@ -152,7 +174,15 @@ impl CatalogStore for SqliteStorage {
         .await
         .map_err(db_err)?;
         let after = team_from_row(&row)?;
-        insert_audit(&mut tx, ctx, "team.update", ("team", after.slug.clone()), snapshot(&before), snapshot(&after)).await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "team.update",
+            ("team", after.slug.clone()),
+            snapshot(&before),
+            snapshot(&after),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(after)
     }
@@ -160,26 +190,47 @@ impl CatalogStore for SqliteStorage {
     async fn delete_team(&self, ctx: &AuditContext, id: i64) -> StorageResult<()> {
         let mut tx = self.begin_write().await?;
         let before = fetch_team(&mut tx, id).await?;
-        let owned: Vec<String> = sqlx::query("SELECT slug FROM services WHERE team_id = $1 ORDER BY slug LIMIT 5")
-            .bind(id)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .iter()
-            .map(|row| get(row, "slug"))
-            .collect::<StorageResult<_>>()?;
+        let owned: Vec<String> =
+            sqlx::query("SELECT slug FROM services WHERE team_id = $1 ORDER BY slug LIMIT 5")
+                .bind(id)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .iter()
+                .map(|row| get(row, "slug"))
+                .collect::<StorageResult<_>>()?;
         if !owned.is_empty() {
             return Err(StorageError::conflict(
-                format!("team {} still owns services ({}); move or delete them first", before.slug, owned.join(", ")),
+                format!(
+                    "team {} still owns services ({}); move or delete them first",
+                    before.slug,
+                    owned.join(", ")
+                ),
                 None,
             ));
         }
-        sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
-        insert_audit(&mut tx, ctx, "team.delete", ("team", before.slug.clone()), snapshot(&before), None).await?;
+        sqlx::query("DELETE FROM teams WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "team.delete",
+            ("team", before.slug.clone()),
+            snapshot(&before),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
-    async fn create_service(&self, ctx: &AuditContext, service: NewService) -> StorageResult<Service> {
+    async fn create_service(
+        &self,
+        ctx: &AuditContext,
+        service: NewService,
+    ) -> StorageResult<Service> {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO services (slug, name, description, team_id, links_json, created_at, updated_at)
@@ -196,8 +247,18 @@ impl CatalogStore for SqliteStorage {
         .and_then(|row| row.try_get("id"))
         .map_err(|err| unique_err(err, format!("a service with slug {} already exists", service.slug), "slug"))?;
         replace_dependencies(&mut tx, id, &service.depends_on).await?;
-        let created = fetch_service(&mut tx, id).await?.ok_or(StorageError::NotFound { what: "service" })?;
-        insert_audit(&mut tx, ctx, "service.create", ("service", created.slug.clone()), None, snapshot(&created)).await?;
+        let created = fetch_service(&mut tx, id)
+            .await?
+            .ok_or(StorageError::NotFound { what: "service" })?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "service.create",
+            ("service", created.slug.clone()),
+            None,
+            snapshot(&created),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -220,7 +281,11 @@ impl CatalogStore for SqliteStorage {
         fetch_service(&mut conn, id).await
     }
 
-    async fn list_services(&self, team_id: Option<i64>, page: PageRequest) -> StorageResult<Page<Service>> {
+    async fn list_services(
+        &self,
+        team_id: Option<i64>,
+        page: PageRequest,
+    ) -> StorageResult<Page<Service>> {
         let mut conn = self.reader.acquire().await.map_err(db_err)?;
         let rows = sqlx::query(&format!(
             "{SERVICE_SELECT} WHERE s.id > $1 AND ($2 IS NULL OR s.team_id = $2) ORDER BY s.id LIMIT $3"
@@ -238,9 +303,16 @@ impl CatalogStore for SqliteStorage {
         Ok(Page::from_rows(services, page, |service| service.id))
     }
 
-    async fn update_service(&self, ctx: &AuditContext, id: i64, changes: ServiceChanges) -> StorageResult<Service> {
+    async fn update_service(
+        &self,
+        ctx: &AuditContext,
+        id: i64,
+        changes: ServiceChanges,
+    ) -> StorageResult<Service> {
         let mut tx = self.begin_write().await?;
-        let before = fetch_service(&mut tx, id).await?.ok_or(StorageError::NotFound { what: "service" })?;
+        let before = fetch_service(&mut tx, id)
+            .await?
+            .ok_or(StorageError::NotFound { what: "service" })?;
         sqlx::query(
             "UPDATE services SET name = $1, description = $2, team_id = $3, links_json = $4, updated_at = $5 WHERE id = $6",
         )
@@ -256,15 +328,27 @@ impl CatalogStore for SqliteStorage {
         if let Some(depends_on) = &changes.depends_on {
             replace_dependencies(&mut tx, id, depends_on).await?;
         }
-        let after = fetch_service(&mut tx, id).await?.ok_or(StorageError::NotFound { what: "service" })?;
-        insert_audit(&mut tx, ctx, "service.update", ("service", after.slug.clone()), snapshot(&before), snapshot(&after)).await?;
+        let after = fetch_service(&mut tx, id)
+            .await?
+            .ok_or(StorageError::NotFound { what: "service" })?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "service.update",
+            ("service", after.slug.clone()),
+            snapshot(&before),
+            snapshot(&after),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(after)
     }
 
     async fn delete_service(&self, ctx: &AuditContext, id: i64) -> StorageResult<()> {
         let mut tx = self.begin_write().await?;
-        let before = fetch_service(&mut tx, id).await?.ok_or(StorageError::NotFound { what: "service" })?;
+        let before = fetch_service(&mut tx, id)
+            .await?
+            .ok_or(StorageError::NotFound { what: "service" })?;
         let dependents: Vec<String> = sqlx::query(
             "SELECT s.slug FROM service_dependencies d JOIN services s ON s.id = d.service_id WHERE d.depends_on_id = $1 ORDER BY s.slug",
         )
@@ -277,12 +361,28 @@ impl CatalogStore for SqliteStorage {
         .collect::<StorageResult<_>>()?;
         if !dependents.is_empty() {
             return Err(StorageError::conflict(
-                format!("services depend on {} ({}); remove those dependencies first", before.slug, dependents.join(", ")),
+                format!(
+                    "services depend on {} ({}); remove those dependencies first",
+                    before.slug,
+                    dependents.join(", ")
+                ),
                 None,
             ));
         }
-        sqlx::query("DELETE FROM services WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
-        insert_audit(&mut tx, ctx, "service.delete", ("service", before.slug.clone()), snapshot(&before), None).await?;
+        sqlx::query("DELETE FROM services WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "service.delete",
+            ("service", before.slug.clone()),
+            snapshot(&before),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -296,4 +396,3 @@ impl CatalogStore for SqliteStorage {
             .collect()
     }
 }
-

@@ -4,8 +4,8 @@ use jiff::Timestamp;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 use upkeep_storage::{
-    ApiToken, AuditContext, IdentityStore, NewSession, NewToken, NewUser, Page, PageRequest,
-    Role, Scope, Session, StorageError, StorageResult, User, UserChanges,
+    ApiToken, AuditContext, IdentityStore, NewSession, NewToken, NewUser, Page, PageRequest, Role,
+    Scope, Session, StorageError, StorageResult, User, UserChanges,
 };
 
 use crate::SqliteStorage;
@@ -74,11 +74,22 @@ async fn insert_user(
     .fetch_one(&mut *conn)
     .await
     .map_err(|err| {
-        unique_err(err, format!("a user with email {} already exists", user.email), "email")
+        unique_err(
+            err,
+            format!("a user with email {} already exists", user.email),
+            "email",
+        )
     })?;
     let created = user_from_row(&row)?;
-    insert_audit(conn, ctx, "user.create", ("user", created.id.to_string()), None, snapshot(&created))
-        .await?;
+    insert_audit(
+        conn,
+        ctx,
+        "user.create",
+        ("user", created.id.to_string()),
+        None,
+        snapshot(&created),
+    )
+    .await?;
     Ok(created)
 }
 
@@ -119,11 +130,13 @@ impl IdentityStore for SqliteStorage {
     }
 
     async fn user_by_email(&self, email: &str) -> StorageResult<Option<User>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+        ))
+        .bind(email)
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db_err)?;
         row.as_ref().map(user_from_row).transpose()
     }
 
@@ -145,7 +158,10 @@ impl IdentityStore for SqliteStorage {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let users = rows.iter().map(user_from_row).collect::<StorageResult<Vec<_>>>()?;
+        let users = rows
+            .iter()
+            .map(user_from_row)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page::from_rows(users, page, |user| user.id))
     }
 
@@ -176,8 +192,15 @@ impl IdentityStore for SqliteStorage {
                 .await
                 .map_err(db_err)?;
         }
-        insert_audit(&mut tx, ctx, "user.update", ("user", id.to_string()), snapshot(&before), snapshot(&after))
-            .await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "user.update",
+            ("user", id.to_string()),
+            snapshot(&before),
+            snapshot(&after),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(after)
     }
@@ -190,13 +213,14 @@ impl IdentityStore for SqliteStorage {
         keep_session_id: Option<i64>,
     ) -> StorageResult<()> {
         let mut tx = self.begin_write().await?;
-        let changed = sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
-            .bind(password_hash)
-            .bind(millis(ctx.at))
-            .bind(user_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let changed =
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(password_hash)
+                .bind(millis(ctx.at))
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
         if changed.rows_affected() == 0 {
             return Err(StorageError::NotFound { what: "user" });
         }
@@ -206,8 +230,15 @@ impl IdentityStore for SqliteStorage {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        insert_audit(&mut tx, ctx, "user.password_change", ("user", user_id.to_string()), None, None)
-            .await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "user.password_change",
+            ("user", user_id.to_string()),
+            None,
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -219,8 +250,15 @@ impl IdentityStore for SqliteStorage {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        insert_audit(&mut tx, ctx, "user.delete", ("user", id.to_string()), snapshot(&before), None)
-            .await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "user.delete",
+            ("user", id.to_string()),
+            snapshot(&before),
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -275,7 +313,11 @@ impl IdentityStore for SqliteStorage {
         Ok(tokens == 1 && users == 0)
     }
 
-    async fn create_session(&self, ctx: &AuditContext, session: NewSession) -> StorageResult<Session> {
+    async fn create_session(
+        &self,
+        ctx: &AuditContext,
+        session: NewSession,
+    ) -> StorageResult<Session> {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, user_agent, created_at, expires_at)
@@ -291,8 +333,15 @@ impl IdentityStore for SqliteStorage {
         .await
         .and_then(|row| row.try_get("id"))
         .map_err(db_err)?;
-        insert_audit(&mut tx, ctx, "user.login", ("user", session.user_id.to_string()), None, None)
-            .await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "user.login",
+            ("user", session.user_id.to_string()),
+            None,
+            None,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Session {
             id,
@@ -325,16 +374,24 @@ impl IdentityStore for SqliteStorage {
 
     async fn delete_session(&self, ctx: &AuditContext, session_id: i64) -> StorageResult<()> {
         let mut tx = self.begin_write().await?;
-        let user_id: Option<i64> = sqlx::query("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
-            .bind(session_id)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .map(|row| get(&row, "user_id"))
-            .transpose()?;
+        let user_id: Option<i64> =
+            sqlx::query("DELETE FROM sessions WHERE id = $1 RETURNING user_id")
+                .bind(session_id)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .map(|row| get(&row, "user_id"))
+                .transpose()?;
         if let Some(user_id) = user_id {
-            insert_audit(&mut tx, ctx, "user.logout", ("user", user_id.to_string()), None, None)
-                .await?;
+            insert_audit(
+                &mut tx,
+                ctx,
+                "user.logout",
+                ("user", user_id.to_string()),
+                None,
+                None,
+            )
+            .await?;
         }
         tx.commit().await.map_err(db_err)
     }
@@ -366,8 +423,15 @@ impl IdentityStore for SqliteStorage {
         .and_then(|row| row.try_get("id"))
         .map_err(db_err)?;
         let created = fetch_token(&mut tx, id).await?;
-        insert_audit(&mut tx, ctx, "token.create", ("token", id.to_string()), None, snapshot(&created))
-            .await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "token.create",
+            ("token", id.to_string()),
+            None,
+            snapshot(&created),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(created)
     }
@@ -400,7 +464,11 @@ impl IdentityStore for SqliteStorage {
         row.as_ref().map(token_from_row).transpose()
     }
 
-    async fn list_tokens(&self, user_id: Option<i64>, page: PageRequest) -> StorageResult<Page<ApiToken>> {
+    async fn list_tokens(
+        &self,
+        user_id: Option<i64>,
+        page: PageRequest,
+    ) -> StorageResult<Page<ApiToken>> {
         let rows = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN users u ON u.id = t.user_id
              WHERE t.id > $1 AND ($2 IS NULL OR t.user_id = $2) ORDER BY t.id LIMIT $3"
@@ -411,7 +479,10 @@ impl IdentityStore for SqliteStorage {
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
-        let tokens = rows.iter().map(token_from_row).collect::<StorageResult<Vec<_>>>()?;
+        let tokens = rows
+            .iter()
+            .map(token_from_row)
+            .collect::<StorageResult<Vec<_>>>()?;
         Ok(Page::from_rows(tokens, page, |token| token.id))
     }
 
@@ -425,8 +496,15 @@ impl IdentityStore for SqliteStorage {
             .await
             .map_err(db_err)?;
         let after = fetch_token(&mut tx, id).await?;
-        insert_audit(&mut tx, ctx, "token.revoke", ("token", id.to_string()), snapshot(&before), snapshot(&after))
-            .await?;
+        insert_audit(
+            &mut tx,
+            ctx,
+            "token.revoke",
+            ("token", id.to_string()),
+            snapshot(&before),
+            snapshot(&after),
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(after)
     }

@@ -52,7 +52,13 @@ impl JobStore for SqliteStorage {
         Ok(id)
     }
 
-    async fn claim_jobs(&self, worker: &str, now: Timestamp, lease: Duration, limit: u32) -> StorageResult<Vec<JobRecord>> {
+    async fn claim_jobs(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: Duration,
+        limit: u32,
+    ) -> StorageResult<Vec<JobRecord>> {
         let now_ms = millis(now);
         let rows = sqlx::query(
             "UPDATE jobs SET status = 'running', attempt = attempt + 1, locked_by = $1, locked_until = $2, updated_at = $3
@@ -86,8 +92,19 @@ impl JobStore for SqliteStorage {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn fail_job(&self, id: i64, attempt: i32, error: &str, retry_at: Option<Timestamp>, at: Timestamp) -> StorageResult<bool> {
-        let status = if retry_at.is_some() { "queued" } else { "failed" };
+    async fn fail_job(
+        &self,
+        id: i64,
+        attempt: i32,
+        error: &str,
+        retry_at: Option<Timestamp>,
+        at: Timestamp,
+    ) -> StorageResult<bool> {
+        let status = if retry_at.is_some() {
+            "queued"
+        } else {
+            "failed"
+        };
         let done = sqlx::query(
             "UPDATE jobs SET status = $1, run_at = COALESCE($2, run_at), last_error = $3, locked_by = NULL, locked_until = NULL, updated_at = $4
              WHERE id = $5 AND attempt = $6 AND status = 'running'",
@@ -125,11 +142,12 @@ impl JobStore for SqliteStorage {
     }
 
     async fn prune_jobs(&self, before: Timestamp) -> StorageResult<u64> {
-        let done = sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")
-            .bind(millis(before))
-            .execute(&self.writer)
-            .await
-            .map_err(db_err)?;
+        let done =
+            sqlx::query("DELETE FROM jobs WHERE status IN ('done', 'failed') AND updated_at < $1")
+                .bind(millis(before))
+                .execute(&self.writer)
+                .await
+                .map_err(db_err)?;
         Ok(done.rows_affected())
     }
 }

@@ -15,7 +15,9 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use tokio::sync::Notify;
 use upkeep_storage::{PoolStats, SchemaStatus, Storage, StorageError, StorageResult};
 
@@ -40,15 +42,17 @@ impl SqliteStorage {
         let memory = path == ":memory:";
         if !memory {
             let file = Path::new(&path);
-            let folder = file.parent().filter(|parent| !parent.as_os_str().is_empty());
-            if let Some(folder) = folder {
-                if !folder.is_dir() {
-                    return Err(StorageError::Unavailable(format!(
-                        "the folder {} for the SQLite database {} does not exist; create it first or choose another database URL",
-                        folder.display(),
-                        file.display()
-                    )));
-                }
+            let folder = file
+                .parent()
+                .filter(|parent| !parent.as_os_str().is_empty());
+            if let Some(folder) = folder
+                && !folder.is_dir()
+            {
+                return Err(StorageError::Unavailable(format!(
+                    "the folder {} for the SQLite database {} does not exist; create it first or choose another database URL",
+                    folder.display(),
+                    file.display()
+                )));
             }
         }
         let options = if memory {
@@ -56,7 +60,9 @@ impl SqliteStorage {
             SqliteConnectOptions::from_str("sqlite:file:upkeep-memory?mode=memory&cache=shared")
                 .map_err(db_err)?
         } else {
-            SqliteConnectOptions::new().filename(&path).create_if_missing(true)
+            SqliteConnectOptions::new()
+                .filename(&path)
+                .create_if_missing(true)
         }
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Normal)
@@ -83,7 +89,10 @@ impl SqliteStorage {
     }
 
     async fn begin_write(&self) -> StorageResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db_err)
     }
 }
 
@@ -129,7 +138,8 @@ impl Storage for SqliteStorage {
     fn pool_stats(&self) -> PoolStats {
         PoolStats {
             connections: self.reader.size() + self.writer.size(),
-            idle: u32::try_from(self.reader.num_idle() + self.writer.num_idle()).unwrap_or(u32::MAX),
+            idle: u32::try_from(self.reader.num_idle() + self.writer.num_idle())
+                .unwrap_or(u32::MAX),
             max_connections: READ_CONNECTIONS + 1,
         }
     }
@@ -146,9 +156,18 @@ mod tests {
 
     #[test]
     fn paths_come_out_of_urls() {
-        assert_eq!(database_path("sqlite://data/u.db").ok().as_deref(), Some("data/u.db"));
-        assert_eq!(database_path("sqlite:///abs/u.db").ok().as_deref(), Some("/abs/u.db"));
-        assert_eq!(database_path("sqlite:u.db?mode=rwc").ok().as_deref(), Some("u.db"));
+        assert_eq!(
+            database_path("sqlite://data/u.db").ok().as_deref(),
+            Some("data/u.db")
+        );
+        assert_eq!(
+            database_path("sqlite:///abs/u.db").ok().as_deref(),
+            Some("/abs/u.db")
+        );
+        assert_eq!(
+            database_path("sqlite:u.db?mode=rwc").ok().as_deref(),
+            Some("u.db")
+        );
         assert!(database_path("postgres://x").is_err());
         assert!(database_path("sqlite://").is_err());
     }

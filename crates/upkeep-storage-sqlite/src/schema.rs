@@ -170,27 +170,31 @@ pub(crate) async fn migrate(pool: &SqlitePool) -> StorageResult<SchemaStatus> {
         }
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db_err)?;
         // Another process may have applied it while we waited for the write lock.
-        let applied: i64 = sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations WHERE version = $1")
-            .bind(version)
-            .fetch_one(&mut *tx)
-            .await
-            .and_then(|row| row.try_get("n"))
-            .map_err(db_err)?;
+        let applied: i64 =
+            sqlx::query("SELECT COUNT(*) AS n FROM schema_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_one(&mut *tx)
+                .await
+                .and_then(|row| row.try_get("n"))
+                .map_err(db_err)?;
         if applied > 0 {
             continue;
         }
         // sqlx runs every statement of a multi-statement string on SQLite, as its own migrator does.
-        sqlx::Executor::execute(&mut *tx, sql).await.map_err(db_err)?;
-        sqlx::query("INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(version)
-            .bind(name)
-            .bind(Timestamp::now().as_millisecond())
-            .execute(&mut *tx)
+        sqlx::Executor::execute(&mut *tx, sql)
             .await
             .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(name)
+        .bind(Timestamp::now().as_millisecond())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         tracing::info!(version, name, "applied SQLite migration");
     }
     status(pool).await
 }
-

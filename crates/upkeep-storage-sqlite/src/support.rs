@@ -32,10 +32,10 @@ pub(crate) fn db_err(err: sqlx::Error) -> StorageError {
 
 /// Map a unique-constraint failure to a conflict naming the field; anything else as [`db_err`].
 pub(crate) fn unique_err(err: sqlx::Error, message: String, field: &'static str) -> StorageError {
-    if let sqlx::Error::Database(db) = &err {
-        if db.is_unique_violation() {
-            return StorageError::conflict(message, Some(field));
-        }
+    if let sqlx::Error::Database(db) = &err
+        && db.is_unique_violation()
+    {
+        return StorageError::conflict(message, Some(field));
     }
     db_err(err)
 }

@@ -89,8 +89,11 @@ pub trait CatalogStore {
     async fn delete_team(&self, ctx: &AuditContext, id: i64) -> StorageResult<()>;
 
     /// Conflict (field `slug`) when taken.
-    async fn create_service(&self, ctx: &AuditContext, service: NewService)
-    -> StorageResult<Service>;
+    async fn create_service(
+        &self,
+        ctx: &AuditContext,
+        service: NewService,
+    ) -> StorageResult<Service>;
     async fn service_by_slug(&self, slug: &str) -> StorageResult<Option<Service>>;
     async fn service_by_id(&self, id: i64) -> StorageResult<Option<Service>>;
     /// Oldest first, optionally only one team's.

@@ -18,8 +18,7 @@ pub use catalog::{
 };
 pub use error::{StorageError, StorageResult};
 pub use identity::{
-    ApiToken, IdentityStore, NewSession, NewToken, NewUser, Role, Scope, Session, User,
-    UserChanges,
+    ApiToken, IdentityStore, NewSession, NewToken, NewUser, Role, Scope, Session, User, UserChanges,
 };
 pub use jobs::{JobCount, JobRecord, JobStore, NewJob};
 pub use page::{Page, PageRequest};

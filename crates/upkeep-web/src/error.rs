@@ -10,7 +10,7 @@
 //! - Internal errors are logged once here with their detail and answered with a generic message:
 //!   nothing about the database, file paths or code ever reaches a client.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use upkeep_core::CoreError;
@@ -44,7 +44,13 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None, retry_after: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            retry_after: None,
+        }
     }
 
     pub fn with_field(mut self, field: impl Into<String>) -> Self {
@@ -57,7 +63,12 @@ impl ApiError {
     }
 
     pub fn validation(field: &str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message).with_field(field)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
+        .with_field(field)
     }
 
     pub fn unauthenticated(message: impl Into<String>) -> Self {
@@ -80,10 +91,12 @@ impl ApiError {
 impl From<CoreError> for ApiError {
     fn from(err: CoreError) -> Self {
         match err {
-            CoreError::Validation { field, message } => {
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("{field}: {message}"))
-                    .with_field(field)
-            }
+            CoreError::Validation { field, message } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation_failed",
+                format!("{field}: {message}"),
+            )
+            .with_field(field),
             CoreError::NotFound(message) => Self::not_found(message),
             CoreError::Conflict { message, field } => {
                 let mut err = Self::new(StatusCode::CONFLICT, "conflict", message);
@@ -92,18 +105,29 @@ impl From<CoreError> for ApiError {
             }
             CoreError::Unauthenticated(message) => Self::unauthenticated(message),
             CoreError::Forbidden(message) => Self::new(StatusCode::FORBIDDEN, "forbidden", message),
-            CoreError::RateLimited { message, retry_after } => {
+            CoreError::RateLimited {
+                message,
+                retry_after,
+            } => {
                 let mut err = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message);
                 err.retry_after = Some(retry_after.as_secs().max(1));
                 err
             }
             CoreError::Unavailable(detail) => {
                 tracing::error!(%detail, "storage unavailable");
-                Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the database is unavailable; try again shortly")
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "the database is unavailable; try again shortly",
+                )
             }
             CoreError::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; it has been logged")
+                Self::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "something went wrong on our side; it has been logged",
+                )
             }
         }
     }
@@ -112,7 +136,11 @@ impl From<CoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.code.to_string(), message: self.message, field: self.field },
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                field: self.field,
+            },
         };
         let mut response = (self.status, axum::Json(body)).into_response();
         if let Some(seconds) = self.retry_after {

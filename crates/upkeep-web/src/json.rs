@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -21,7 +21,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|value| value.to_str().ok())
-            .is_some_and(|value| value.split(';').next().is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json")));
+            .is_some_and(|value| {
+                value
+                    .split(';')
+                    .next()
+                    .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"))
+            });
         if !is_json {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -31,7 +36,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the body is larger than {BODY_LIMIT} bytes"))
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    format!("the body is larger than {BODY_LIMIT} bytes"),
+                )
             } else {
                 ApiError::bad_request("invalid_body", rejection.body_text())
             }
@@ -50,14 +59,21 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         let inner = err.into_inner();
         let message = inner.to_string();
         if inner.is_syntax() || inner.is_eof() {
-            return ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {message}"));
+            return ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {message}"),
+            );
         }
         // The path already ends at an unknown field; at the top level serde names it only in the message.
         let field = match path.as_str() {
             "." => unknown_field(&message).unwrap_or_default(),
             _ => path,
         };
-        let mut error = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", strip_position(&message));
+        let mut error = ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            strip_position(&message),
+        );
         if !field.is_empty() {
             error.message = format!("{field}: {}", error.message);
             error.field = Some(field);
@@ -73,7 +89,11 @@ fn unknown_field(message: &str) -> Option<String> {
 }
 
 fn strip_position(message: &str) -> String {
-    message.split(" at line ").next().unwrap_or(message).to_string()
+    message
+        .split(" at line ")
+        .next()
+        .unwrap_or(message)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -90,9 +110,13 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let err = parse::<Body>(br#"{"email":"a","nope":1}"#).err().map(|e| (e.code, e.field));
+        let err = parse::<Body>(br#"{"email":"a","nope":1}"#)
+            .err()
+            .map(|e| (e.code, e.field));
         assert_eq!(err, Some(("validation_failed", Some("nope".into()))));
-        let err = parse::<Body>(br#"{"email":"a","count":"x"}"#).err().map(|e| (e.code, e.field));
+        let err = parse::<Body>(br#"{"email":"a","count":"x"}"#)
+            .err()
+            .map(|e| (e.code, e.field));
         assert_eq!(err, Some(("validation_failed", Some("count".into()))));
         let err = parse::<Body>(br#"{"email":"#).err().map(|e| e.code);
         assert_eq!(err, Some("invalid_json"));

@@ -31,7 +31,10 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(core: Core) -> Self {
-        Self { core, metrics: Arc::new(Metrics::new()) }
+        Self {
+            core,
+            metrics: Arc::new(Metrics::new()),
+        }
     }
 }
 
@@ -51,13 +54,22 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(ui::routes())
         .fallback(api::fallback)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state)
 }
 
 /// Serve until `shutdown` fires, then finish in-flight requests (the caller bounds how long that may take).
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
 }

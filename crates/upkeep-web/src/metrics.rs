@@ -13,7 +13,9 @@ use axum::response::Response;
 
 use crate::AppState;
 
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 #[derive(Default)]
 struct Histogram {
@@ -41,13 +43,22 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
-        Self { inner: Mutex::new(Inner::default()), started: Instant::now() }
+        Self {
+            inner: Mutex::new(Inner::default()),
+            started: Instant::now(),
+        }
     }
 
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         if let Ok(mut inner) = self.inner.lock() {
-            *inner.requests.entry((method.to_string(), route.to_string(), status)).or_default() += 1;
-            let histogram = inner.durations.entry((method.to_string(), route.to_string())).or_default();
+            *inner
+                .requests
+                .entry((method.to_string(), route.to_string(), status))
+                .or_default() += 1;
+            let histogram = inner
+                .durations
+                .entry((method.to_string(), route.to_string()))
+                .or_default();
             histogram.count += 1;
             histogram.sum += seconds;
             for (index, bound) in BUCKETS.iter().enumerate() {
@@ -61,41 +72,97 @@ impl Metrics {
     /// The exposition text, with the live figures from `state`.
     pub fn render(&self, state: &AppState) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP upkeep_build_info Build of the running upkeep.\n# TYPE upkeep_build_info gauge");
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_build_info Build of the running upkeep.\n# TYPE upkeep_build_info gauge"
+        );
         let _ = writeln!(
             out,
             "upkeep_build_info{{version=\"{}\",backend=\"{}\"}} 1",
             env!("CARGO_PKG_VERSION"),
             state.core.storage.backend_name()
         );
-        let _ = writeln!(out, "# HELP upkeep_uptime_seconds Seconds since this process started serving.\n# TYPE upkeep_uptime_seconds gauge");
-        let _ = writeln!(out, "upkeep_uptime_seconds {:.3}", self.started.elapsed().as_secs_f64());
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_uptime_seconds Seconds since this process started serving.\n# TYPE upkeep_uptime_seconds gauge"
+        );
+        let _ = writeln!(
+            out,
+            "upkeep_uptime_seconds {:.3}",
+            self.started.elapsed().as_secs_f64()
+        );
         let pool = state.core.storage.pool_stats();
-        let _ = writeln!(out, "# HELP upkeep_db_pool_connections Open database connections.\n# TYPE upkeep_db_pool_connections gauge");
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_db_pool_connections Open database connections.\n# TYPE upkeep_db_pool_connections gauge"
+        );
         let _ = writeln!(out, "upkeep_db_pool_connections {}", pool.connections);
-        let _ = writeln!(out, "# HELP upkeep_db_pool_idle_connections Idle database connections.\n# TYPE upkeep_db_pool_idle_connections gauge");
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_db_pool_idle_connections Idle database connections.\n# TYPE upkeep_db_pool_idle_connections gauge"
+        );
         let _ = writeln!(out, "upkeep_db_pool_idle_connections {}", pool.idle);
-        let _ = writeln!(out, "# HELP upkeep_db_pool_max_connections Configured maximum database connections.\n# TYPE upkeep_db_pool_max_connections gauge");
-        let _ = writeln!(out, "upkeep_db_pool_max_connections {}", pool.max_connections);
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_db_pool_max_connections Configured maximum database connections.\n# TYPE upkeep_db_pool_max_connections gauge"
+        );
+        let _ = writeln!(
+            out,
+            "upkeep_db_pool_max_connections {}",
+            pool.max_connections
+        );
         let workers = state.core.workers.list();
-        let _ = writeln!(out, "# HELP upkeep_worker_errors_total Failed steps per background worker.\n# TYPE upkeep_worker_errors_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_worker_errors_total Failed steps per background worker.\n# TYPE upkeep_worker_errors_total counter"
+        );
         for worker in &workers {
-            let _ = writeln!(out, "upkeep_worker_errors_total{{worker=\"{}\"}} {}", worker.name, worker.errors);
+            let _ = writeln!(
+                out,
+                "upkeep_worker_errors_total{{worker=\"{}\"}} {}",
+                worker.name, worker.errors
+            );
         }
-        let Ok(inner) = self.inner.lock() else { return out };
-        let _ = writeln!(out, "# HELP upkeep_http_requests_total HTTP requests by method, route template and status.\n# TYPE upkeep_http_requests_total counter");
+        let Ok(inner) = self.inner.lock() else {
+            return out;
+        };
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_http_requests_total HTTP requests by method, route template and status.\n# TYPE upkeep_http_requests_total counter"
+        );
         for ((method, route, status), count) in &inner.requests {
-            let _ = writeln!(out, "upkeep_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "upkeep_http_requests_total{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {count}"
+            );
         }
-        let _ = writeln!(out, "# HELP upkeep_http_request_duration_seconds HTTP request latency by method and route template.\n# TYPE upkeep_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_http_request_duration_seconds HTTP request latency by method and route template.\n# TYPE upkeep_http_request_duration_seconds histogram"
+        );
         for ((method, route), histogram) in &inner.durations {
             let labels = format!("method=\"{method}\",route=\"{route}\"");
             for (bound, count) in BUCKETS.iter().zip(histogram.counts.iter()) {
-                let _ = writeln!(out, "upkeep_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}");
+                let _ = writeln!(
+                    out,
+                    "upkeep_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {count}"
+                );
             }
-            let _ = writeln!(out, "upkeep_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", histogram.count);
-            let _ = writeln!(out, "upkeep_http_request_duration_seconds_sum{{{labels}}} {:.6}", histogram.sum);
-            let _ = writeln!(out, "upkeep_http_request_duration_seconds_count{{{labels}}} {}", histogram.count);
+            let _ = writeln!(
+                out,
+                "upkeep_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                histogram.count
+            );
+            let _ = writeln!(
+                out,
+                "upkeep_http_request_duration_seconds_sum{{{labels}}} {:.6}",
+                histogram.sum
+            );
+            let _ = writeln!(
+                out,
+                "upkeep_http_request_duration_seconds_count{{{labels}}} {}",
+                histogram.count
+            );
         }
         out
     }
@@ -110,6 +177,11 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |path| path.as_str().to_string());
     let response = next.run(request).await;
-    state.metrics.observe(&method, &route, response.status().as_u16(), started.elapsed().as_secs_f64());
+    state.metrics.observe(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     response
 }

@@ -2,7 +2,7 @@
 //! (the database answers and its schema matches this binary), both public, and `/metrics` (authenticated).
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -10,9 +10,9 @@ use serde_json::json;
 
 use upkeep_core::identity::Capability;
 
+use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -29,7 +29,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let storage = &state.core.storage;
     if let Err(err) = storage.ping().await {
         tracing::warn!(%err, "readiness: database does not answer");
-        return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the database does not answer").into_response();
+        return ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "the database does not answer",
+        )
+        .into_response();
     }
     match storage.schema_status().await {
         Ok(schema) if schema.is_current() => {
@@ -53,5 +58,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>, caller: Caller) -> Result<Response, ApiError> {
     caller.principal.require(Capability::Read)?;
     let body = state.metrics.render(&state);
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
+        .into_response())
 }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use upkeep_core::config::DEFAULT_DATABASE_URL;
 use upkeep_storage::{DynStorage, SchemaStatus};
 use upkeep_storage_postgres::PostgresStorage;
@@ -16,7 +16,8 @@ pub async fn open(url: &str) -> anyhow::Result<DynStorage> {
         if url == DEFAULT_DATABASE_URL {
             // The default lives in ./upkeep-data/, created on first run. Other paths must already have
             // their folder, so a typo never silently starts an empty database somewhere else.
-            std::fs::create_dir_all(Path::new("upkeep-data")).context("cannot create ./upkeep-data for the database")?;
+            std::fs::create_dir_all(Path::new("upkeep-data"))
+                .context("cannot create ./upkeep-data for the database")?;
         }
         let storage = SqliteStorage::connect(url).await?;
         Ok(Arc::new(storage))
@@ -24,7 +25,9 @@ pub async fn open(url: &str) -> anyhow::Result<DynStorage> {
         let storage = PostgresStorage::connect(url).await?;
         Ok(Arc::new(storage))
     } else {
-        bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE")
+        bail!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DATABASE"
+        )
     }
 }
 
@@ -34,4 +37,3 @@ pub async fn open_and_migrate(url: &str) -> anyhow::Result<(DynStorage, SchemaSt
     let status = storage.migrate().await?;
     Ok((storage, status))
 }
-

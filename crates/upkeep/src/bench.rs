@@ -6,7 +6,7 @@ use std::process::{ExitCode, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Args;
 use serde::Serialize;
 use tokio::process::{Child, Command};
@@ -61,9 +61,19 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 async fn admin_command(exe: &std::path::Path, url: &str, args: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new(exe).args(args).arg("--database-url").arg(url).stdin(Stdio::null()).output().await?;
+    let output = Command::new(exe)
+        .args(args)
+        .arg("--database-url")
+        .arg(url)
+        .stdin(Stdio::null())
+        .output()
+        .await?;
     if !output.status.success() {
-        bail!("upkeep {} failed: {}", args.join(" "), String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "upkeep {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -95,27 +105,54 @@ fn percentile(sorted: &[f64], fraction: f64) -> f64 {
 }
 
 pub async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<ExitCode> {
-    let duration = upkeep_core::config::parse_duration(&args.duration).map_err(|m| anyhow::anyhow!("--duration: {m}"))?;
+    let duration = upkeep_core::config::parse_duration(&args.duration)
+        .map_err(|m| anyhow::anyhow!("--duration: {m}"))?;
     let exe = std::env::current_exe().context("cannot find the upkeep binary")?;
     let scratch = std::env::temp_dir().join(format!("upkeep-bench-{}", std::process::id()));
     std::fs::create_dir_all(&scratch)?;
-    let url = args.database_url.clone().unwrap_or_else(|| format!("sqlite://{}/upkeep.db", scratch.display()));
+    let url = args
+        .database_url
+        .clone()
+        .unwrap_or_else(|| format!("sqlite://{}/upkeep.db", scratch.display()));
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
 
     // Prepare the account first so start-up is measured on an installation that has a user.
     admin_command(&exe, &url, &["migrate"]).await?;
     let email = format!("bench-{}@example.com", std::process::id());
-    admin_command(&exe, &url, &["user", "create", "--email", &email, "--role", "admin"]).await?;
-    let token_json = admin_command(&exe, &url, &["token", "create", "--user", &email, "--scope", "read", "--json"]).await?;
+    admin_command(
+        &exe,
+        &url,
+        &["user", "create", "--email", &email, "--role", "admin"],
+    )
+    .await?;
+    let token_json = admin_command(
+        &exe,
+        &url,
+        &[
+            "token", "create", "--user", &email, "--scope", "read", "--json",
+        ],
+    )
+    .await?;
     let token: serde_json::Value = serde_json::from_str(&token_json)?;
-    let token = token["token"].as_str().context("token create printed no token")?.to_string();
+    let token = token["token"]
+        .as_str()
+        .context("token create printed no token")?
+        .to_string();
 
     eprintln!("starting upkeep serve on {base} ({url})");
     let started = Instant::now();
     let mut child = Command::new(&exe)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database-url", &url])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database-url",
+            &url,
+        ])
         .env("RUST_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -128,7 +165,10 @@ pub async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<ExitCode> {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle_rss_mib = rss_mib(pid);
 
-    eprintln!("sending authenticated GET /api/v1/me for {duration:?} over {} connections", args.concurrency);
+    eprintln!(
+        "sending authenticated GET /api/v1/me for {duration:?} over {} connections",
+        args.concurrency
+    );
     let client = Arc::new(client);
     let stop_at = Instant::now() + duration;
     let load_started = Instant::now();
@@ -165,18 +205,27 @@ pub async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<ExitCode> {
     latencies.sort_by(f64::total_cmp);
 
     let stopping = Instant::now();
-    let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().await?;
+    let status = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .await?;
     if !status.success() {
         bail!("could not send SIGTERM to upkeep serve");
     }
-    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait()).await.context("upkeep serve did not stop within 30 s of SIGTERM")??;
+    let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .context("upkeep serve did not stop within 30 s of SIGTERM")??;
     let shutdown_ms = stopping.elapsed().as_secs_f64() * 1000.0;
     if args.database_url.is_none() {
         let _ = std::fs::remove_dir_all(&scratch);
     }
 
     let report = Report {
-        backend: if url.starts_with("sqlite:") { "sqlite".into() } else { "postgres".into() },
+        backend: if url.starts_with("sqlite:") {
+            "sqlite".into()
+        } else {
+            "postgres".into()
+        },
         startup_ms,
         idle_rss_mib,
         requests: latencies.len() as u64,

@@ -9,11 +9,11 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use upkeep_core::Core;
 use upkeep_core::clock::Clock;
 use upkeep_core::config::Config;
 use upkeep_core::identity;
-use upkeep_core::jobs::{spawn_worker, Housekeeping, JobRegistry, JobRunner};
-use upkeep_core::Core;
+use upkeep_core::jobs::{Housekeeping, JobRegistry, JobRunner, spawn_worker};
 use upkeep_web::AppState;
 
 /// A started server.
@@ -59,7 +59,10 @@ impl Running {
     }
 
     /// Wait until the HTTP server ends by itself (it only does on error) or `signal` fires.
-    pub async fn run_until(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run_until(
+        self,
+        signal: impl std::future::Future<Output = ()>,
+    ) -> anyhow::Result<()> {
         signal.await;
         tracing::info!("shutting down");
         self.stop().await
@@ -67,15 +70,24 @@ impl Running {
 }
 
 fn node_name() -> String {
-    let host = std::fs::read_to_string("/etc/hostname").map(|name| name.trim().to_string()).unwrap_or_else(|_| "node".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|name| name.trim().to_string())
+        .unwrap_or_else(|_| "node".into());
     format!("{host}-{}", std::process::id())
 }
 
 /// Open the database, migrate, bind and start everything this node's roles ask for.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Running> {
     let (storage, schema) = crate::backend::open_and_migrate(&config.database_url).await?;
-    tracing::info!(backend = storage.backend_name(), database = config.redacted_database_url(), schema = schema.database_version, "database ready");
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    tracing::info!(
+        backend = storage.backend_name(),
+        database = config.redacted_database_url(),
+        schema = schema.database_version,
+        "database ready"
+    );
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let mut config = config;
     config.listen = addr;
@@ -89,13 +101,25 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let mut workers = Vec::new();
     if core.config.roles.workers {
         let registry = JobRegistry::default();
-        workers.push(spawn_worker(JobRunner::new(core.clone(), registry, node_name()), core.workers.clone(), shutdown.clone()));
+        workers.push(spawn_worker(
+            JobRunner::new(core.clone(), registry, node_name()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
     }
     if core.config.roles.scheduler {
-        workers.push(spawn_worker(Housekeeping::new(core.clone()), core.workers.clone(), shutdown.clone()));
+        workers.push(spawn_worker(
+            Housekeeping::new(core.clone()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
     }
     let http = if core.config.roles.api {
-        tokio::spawn(upkeep_web::serve(listener, AppState::new(core.clone()), shutdown.clone()))
+        tokio::spawn(upkeep_web::serve(
+            listener,
+            AppState::new(core.clone()),
+            shutdown.clone(),
+        ))
     } else {
         drop(listener);
         let stopped = shutdown.clone();
@@ -104,21 +128,29 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             Ok(())
         })
     };
-    Ok(Running { addr, core, setup_url, shutdown, http, workers })
+    Ok(Running {
+        addr,
+        core,
+        setup_url,
+        shutdown,
+        http,
+        workers,
+    })
 }
 
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn termination() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(err) => {
-                tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops upkeep");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(err) => {
+                    tracing::warn!(%err, "cannot listen for SIGTERM; only Ctrl-C stops upkeep");
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}

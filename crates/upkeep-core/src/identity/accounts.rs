@@ -6,8 +6,10 @@
 
 use upkeep_storage::{AuditContext, NewUser, Page, PageRequest, Role, User, UserChanges};
 
-use super::credentials::{hash_password, hash_secret, random_secret, validate_password, verify_password};
-use super::{normalize_email, Capability, Principal};
+use super::credentials::{
+    hash_password, hash_secret, random_secret, validate_password, verify_password,
+};
+use super::{Capability, Principal, normalize_email};
 use crate::{Core, CoreError, CoreResult};
 
 pub struct NewUserInput {
@@ -27,7 +29,10 @@ pub struct UserPatch {
 fn validate_name(name: &str) -> CoreResult<String> {
     let name = name.trim();
     if name.chars().count() > 200 {
-        return Err(CoreError::validation("name", "must be at most 200 characters"));
+        return Err(CoreError::validation(
+            "name",
+            "must be at most 200 characters",
+        ));
     }
     Ok(name.to_string())
 }
@@ -57,12 +62,24 @@ pub async fn create_user(
     }
     let email = normalize_email(&input.email)?;
     let name = validate_name(input.name.as_deref().unwrap_or(""))?;
-    let name = if name.is_empty() { email.split('@').next().unwrap_or_default().to_string() } else { name };
+    let name = if name.is_empty() {
+        email.split('@').next().unwrap_or_default().to_string()
+    } else {
+        name
+    };
     validate_password(&input.password)?;
     let password_hash = hash_password(input.password).await?;
     Ok(core
         .storage
-        .create_user(ctx, NewUser { email, name, role: input.role, password_hash })
+        .create_user(
+            ctx,
+            NewUser {
+                email,
+                name,
+                role: input.role,
+                password_hash,
+            },
+        )
         .await?)
 }
 
@@ -74,7 +91,11 @@ pub async fn user_by_email(core: &Core, email: &str) -> CoreResult<User> {
         .ok_or_else(|| CoreError::not_found(format!("no user with email {email}")))
 }
 
-pub async fn list_users(core: &Core, by: Option<&Principal>, page: PageRequest) -> CoreResult<Page<User>> {
+pub async fn list_users(
+    core: &Core,
+    by: Option<&Principal>,
+    page: PageRequest,
+) -> CoreResult<Page<User>> {
     require_admin(by)?;
     Ok(core.storage.list_users(page).await?)
 }
@@ -84,7 +105,11 @@ async fn enabled_owners(core: &Core) -> CoreResult<usize> {
     let mut page = PageRequest::new(500, None);
     loop {
         let users = core.storage.list_users(page).await?;
-        count += users.items.iter().filter(|user| user.role == Role::Owner && !user.disabled).count();
+        count += users
+            .items
+            .iter()
+            .filter(|user| user.role == Role::Owner && !user.disabled)
+            .count();
         match users.next_cursor.and_then(|cursor| cursor.parse().ok()) {
             Some(cursor) => page = PageRequest::new(500, Some(cursor)),
             None => return Ok(count),
@@ -100,7 +125,11 @@ pub async fn update_user(
     patch: UserPatch,
 ) -> CoreResult<User> {
     require_admin(by)?;
-    let target = core.storage.user_by_id(id).await?.ok_or_else(|| CoreError::not_found("user not found"))?;
+    let target = core
+        .storage
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| CoreError::not_found("user not found"))?;
     if target.role == Role::Owner || patch.role == Some(Role::Owner) {
         require_owner_for(by, "change an owner or make someone an owner")?;
     }
@@ -116,13 +145,30 @@ pub async fn update_user(
     let name = patch.name.as_deref().map(validate_name).transpose()?;
     Ok(core
         .storage
-        .update_user(ctx, id, UserChanges { name, role: patch.role, disabled: patch.disabled })
+        .update_user(
+            ctx,
+            id,
+            UserChanges {
+                name,
+                role: patch.role,
+                disabled: patch.disabled,
+            },
+        )
         .await?)
 }
 
-pub async fn delete_user(core: &Core, ctx: &AuditContext, by: Option<&Principal>, id: i64) -> CoreResult<()> {
+pub async fn delete_user(
+    core: &Core,
+    ctx: &AuditContext,
+    by: Option<&Principal>,
+    id: i64,
+) -> CoreResult<()> {
     require_admin(by)?;
-    let target = core.storage.user_by_id(id).await?.ok_or_else(|| CoreError::not_found("user not found"))?;
+    let target = core
+        .storage
+        .user_by_id(id)
+        .await?
+        .ok_or_else(|| CoreError::not_found("user not found"))?;
     if target.role == Role::Owner {
         require_owner_for(by, "remove an owner")?;
         if !target.disabled && enabled_owners(core).await? <= 1 {
@@ -146,21 +192,35 @@ pub async fn change_password(
 ) -> CoreResult<()> {
     let stored = core.storage.password_hash(user.id).await?;
     if !verify_password(current, stored).await? {
-        return Err(CoreError::validation("current_password", "is not your current password"));
+        return Err(CoreError::validation(
+            "current_password",
+            "is not your current password",
+        ));
     }
     validate_password(&new).map_err(|err| match err {
         CoreError::Validation { message, .. } => CoreError::validation("new_password", message),
         other => other,
     })?;
     let hash = hash_password(new).await?;
-    Ok(core.storage.set_password_hash(ctx, user.id, &hash, keep_session_id).await?)
+    Ok(core
+        .storage
+        .set_password_hash(ctx, user.id, &hash, keep_session_id)
+        .await?)
 }
 
 /// Set a user's password from the CLI (`upkeep user set-password`).
-pub async fn reset_password(core: &Core, ctx: &AuditContext, user_id: i64, password: String) -> CoreResult<()> {
+pub async fn reset_password(
+    core: &Core,
+    ctx: &AuditContext,
+    user_id: i64,
+    password: String,
+) -> CoreResult<()> {
     validate_password(&password)?;
     let hash = hash_password(password).await?;
-    Ok(core.storage.set_password_hash(ctx, user_id, &hash, None).await?)
+    Ok(core
+        .storage
+        .set_password_hash(ctx, user_id, &hash, None)
+        .await?)
 }
 
 pub async fn setup_pending(core: &Core) -> CoreResult<bool> {
@@ -173,7 +233,9 @@ pub async fn ensure_setup_token(core: &Core) -> CoreResult<Option<String>> {
         return Ok(None);
     }
     let token = random_secret(32);
-    core.storage.replace_setup_token(&hash_secret(&token), core.now()).await?;
+    core.storage
+        .replace_setup_token(&hash_secret(&token), core.now())
+        .await?;
     Ok(Some(token))
 }
 
@@ -194,9 +256,26 @@ pub async fn complete_setup(
     let name = validate_name(name.as_deref().unwrap_or(""))?;
     validate_password(&password)?;
     let password_hash = hash_password(password).await?;
-    let name = if name.is_empty() { email.split('@').next().unwrap_or_default().to_string() } else { name };
+    let name = if name.is_empty() {
+        email.split('@').next().unwrap_or_default().to_string()
+    } else {
+        name
+    };
     core.storage
-        .complete_setup(ctx, &hash_secret(token), NewUser { email, name, role: Role::Owner, password_hash })
+        .complete_setup(
+            ctx,
+            &hash_secret(token),
+            NewUser {
+                email,
+                name,
+                role: Role::Owner,
+                password_hash,
+            },
+        )
         .await?
-        .ok_or_else(|| CoreError::Forbidden("this setup link is no longer valid; setup has already been completed".into()))
+        .ok_or_else(|| {
+            CoreError::Forbidden(
+                "this setup link is no longer valid; setup has already been completed".into(),
+            )
+        })
 }

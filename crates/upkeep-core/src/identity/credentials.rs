@@ -1,8 +1,8 @@
 //! Secrets: Argon2id password hashes (computed off the async runtime), random secrets for sessions and
 //! tokens, and the SHA-256 digests under which those high-entropy secrets are stored.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::distributions::{Alphanumeric, DistString};
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
@@ -67,7 +67,11 @@ pub async fn verify_password(password: String, stored: Option<String>) -> CoreRe
             return false;
         };
         PasswordHash::new(&stored)
-            .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -80,17 +84,34 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_are_argon2id() {
-        let hash = hash_password("correct horse battery".into()).await.unwrap_or_default();
+        let hash = hash_password("correct horse battery".into())
+            .await
+            .unwrap_or_default();
         assert!(hash.starts_with("$argon2id$"), "{hash}");
-        assert!(verify_password("correct horse battery".into(), Some(hash.clone())).await.unwrap_or(false));
-        assert!(!verify_password("wrong horse battery".into(), Some(hash)).await.unwrap_or(true));
-        assert!(!verify_password("anything at all".into(), None).await.unwrap_or(true));
+        assert!(
+            verify_password("correct horse battery".into(), Some(hash.clone()))
+                .await
+                .unwrap_or(false)
+        );
+        assert!(
+            !verify_password("wrong horse battery".into(), Some(hash))
+                .await
+                .unwrap_or(true)
+        );
+        assert!(
+            !verify_password("anything at all".into(), None)
+                .await
+                .unwrap_or(true)
+        );
     }
 
     #[test]
     fn short_passwords_are_refused_by_field() {
         let err = validate_password("short").err().map(|err| err.to_string());
-        assert_eq!(err.as_deref(), Some("password: must be at least 10 characters"));
+        assert_eq!(
+            err.as_deref(),
+            Some("password: must be at least 10 characters")
+        );
         assert!(validate_password("long enough!").is_ok());
     }
 

@@ -8,15 +8,15 @@ mod sessions;
 mod tokens;
 
 pub use accounts::{
-    change_password, complete_setup, create_user, delete_user, ensure_setup_token, list_users,
-    reset_password, setup_pending, setup_token_valid, update_user, user_by_email, NewUserInput,
-    UserPatch,
+    NewUserInput, UserPatch, change_password, complete_setup, create_user, delete_user,
+    ensure_setup_token, list_users, reset_password, setup_pending, setup_token_valid, update_user,
+    user_by_email,
 };
-pub use credentials::{generate_password, hash_secret, validate_password, MIN_PASSWORD_LENGTH};
+pub use credentials::{MIN_PASSWORD_LENGTH, generate_password, hash_secret, validate_password};
 pub use principal::{Capability, Principal, Via};
-pub use sessions::{end_session, log_in, session_principal, LoginOutcome, SESSION_COOKIE};
+pub use sessions::{LoginOutcome, SESSION_COOKIE, end_session, log_in, session_principal};
 pub use tokens::{
-    authenticate_token, create_token, list_tokens, revoke_token, CreatedToken, TOKEN_PREFIX,
+    CreatedToken, TOKEN_PREFIX, authenticate_token, create_token, list_tokens, revoke_token,
 };
 
 /// Trim and lower-case an email address, and check it looks like one.
@@ -24,13 +24,19 @@ pub fn normalize_email(email: &str) -> crate::CoreResult<String> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+        });
     if valid {
         Ok(email)
     } else {
-        Err(crate::CoreError::validation("email", "must be an email address like a@example.com"))
+        Err(crate::CoreError::validation(
+            "email",
+            "must be an email address like a@example.com",
+        ))
     }
 }
 

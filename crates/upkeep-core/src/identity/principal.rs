@@ -45,8 +45,15 @@ impl Capability {
 /// How the caller authenticated.
 #[derive(Debug, Clone)]
 pub enum Via {
-    Session { session_id: i64, csrf_token: String },
-    Token { token_id: i64, scope: Scope, prefix: String },
+    Session {
+        session_id: i64,
+        csrf_token: String,
+    },
+    Token {
+        token_id: i64,
+        scope: Scope,
+        prefix: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +79,11 @@ impl Principal {
         }
         let why = match &self.via {
             Via::Token { scope, .. } if Capability::of_scope(*scope) < needed => {
-                format!("this token's scope is {}; this action needs {}", scope.as_str(), needed.as_str())
+                format!(
+                    "this token's scope is {}; this action needs {}",
+                    scope.as_str(),
+                    needed.as_str()
+                )
             }
             _ => format!(
                 "your role is {}; this action needs {} permission",
@@ -124,23 +135,45 @@ mod tests {
     }
 
     fn token(scope: Scope) -> Via {
-        Via::Token { token_id: 1, scope, prefix: "upk_x".into() }
+        Via::Token {
+            token_id: 1,
+            scope,
+            prefix: "upk_x".into(),
+        }
     }
 
     #[test]
     fn token_scope_caps_the_role() {
-        assert_eq!(principal(Role::Owner, token(Scope::Read)).capability(), Capability::Read);
-        assert_eq!(principal(Role::Viewer, token(Scope::Admin)).capability(), Capability::Read);
-        assert_eq!(principal(Role::Responder, token(Scope::Admin)).capability(), Capability::Write);
-        let session = Via::Session { session_id: 1, csrf_token: "c".into() };
-        assert_eq!(principal(Role::Admin, session).capability(), Capability::Admin);
+        assert_eq!(
+            principal(Role::Owner, token(Scope::Read)).capability(),
+            Capability::Read
+        );
+        assert_eq!(
+            principal(Role::Viewer, token(Scope::Admin)).capability(),
+            Capability::Read
+        );
+        assert_eq!(
+            principal(Role::Responder, token(Scope::Admin)).capability(),
+            Capability::Write
+        );
+        let session = Via::Session {
+            session_id: 1,
+            csrf_token: "c".into(),
+        };
+        assert_eq!(
+            principal(Role::Admin, session).capability(),
+            Capability::Admin
+        );
     }
 
     #[test]
     fn refusals_say_why() {
         let err = principal(Role::Owner, token(Scope::Read)).require(Capability::Write);
         assert!(matches!(err, Err(CoreError::Forbidden(ref m)) if m.contains("scope is read")));
-        let session = Via::Session { session_id: 1, csrf_token: "c".into() };
+        let session = Via::Session {
+            session_id: 1,
+            csrf_token: "c".into(),
+        };
         let err = principal(Role::Viewer, session).require(Capability::Admin);
         assert!(matches!(err, Err(CoreError::Forbidden(ref m)) if m.contains("role is viewer")));
     }

@@ -4,7 +4,7 @@
 use upkeep_storage::{AuditContext, NewSession, Session, User};
 
 use super::credentials::{hash_secret, random_secret, verify_password};
-use super::{normalize_email, Principal, Via};
+use super::{Principal, Via, normalize_email};
 use crate::clock::{add, sub};
 use crate::{Core, CoreError, CoreResult};
 
@@ -38,7 +38,10 @@ pub async fn log_in(
     let account_key = format!("account:{email}");
     let address_key = origin.as_ref().map(|origin| format!("address:{origin}"));
 
-    let account_failures = core.storage.login_failures(&account_key, window_start).await?;
+    let account_failures = core
+        .storage
+        .login_failures(&account_key, window_start)
+        .await?;
     let address_failures = match &address_key {
         Some(key) => core.storage.login_failures(key, window_start).await?,
         None => 0,
@@ -61,11 +64,19 @@ pub async fn log_in(
     let user = match user {
         Some(user) if valid => user,
         _ => {
-            core.storage.record_login_failure(&account_key, now, window_start).await?;
+            core.storage
+                .record_login_failure(&account_key, now, window_start)
+                .await?;
             if let Some(key) = &address_key {
-                core.storage.record_login_failure(key, now, window_start).await?;
+                core.storage
+                    .record_login_failure(key, now, window_start)
+                    .await?;
             }
-            tracing::warn!(email, origin = origin.as_deref().unwrap_or("-"), "failed login");
+            tracing::warn!(
+                email,
+                origin = origin.as_deref().unwrap_or("-"),
+                "failed login"
+            );
             return Err(wrong_credentials());
         }
     };
@@ -73,7 +84,14 @@ pub async fn log_in(
 
     let secret = random_secret(40);
     let ctx = AuditContext {
-        actor: Principal { user: user.clone(), via: Via::Session { session_id: 0, csrf_token: String::new() } }.actor(),
+        actor: Principal {
+            user: user.clone(),
+            via: Via::Session {
+                session_id: 0,
+                csrf_token: String::new(),
+            },
+        }
+        .actor(),
         origin,
         at: now,
     };
@@ -90,15 +108,25 @@ pub async fn log_in(
             },
         )
         .await?;
-    Ok(LoginOutcome { secret, session, user })
+    Ok(LoginOutcome {
+        secret,
+        session,
+        user,
+    })
 }
 
 /// The signed-in person behind a session cookie, if the session is live.
 pub async fn session_principal(core: &Core, secret: &str) -> CoreResult<Option<Principal>> {
-    let found = core.storage.session_by_token_hash(&hash_secret(secret), core.now()).await?;
+    let found = core
+        .storage
+        .session_by_token_hash(&hash_secret(secret), core.now())
+        .await?;
     Ok(found.map(|(session, user)| Principal {
         user,
-        via: Via::Session { session_id: session.id, csrf_token: session.csrf_token },
+        via: Via::Session {
+            session_id: session.id,
+            csrf_token: session.csrf_token,
+        },
     }))
 }
 

@@ -41,19 +41,30 @@ pub async fn create_token(
         if Capability::of_scope(scope) > principal.capability() {
             return Err(CoreError::validation(
                 "scope",
-                format!("cannot create a {} token with {} permission", scope.as_str(), principal.capability().as_str()),
+                format!(
+                    "cannot create a {} token with {} permission",
+                    scope.as_str(),
+                    principal.capability().as_str()
+                ),
             ));
         }
     }
     if Capability::of_scope(scope) > Capability::of_role(owner.role) {
         return Err(CoreError::validation(
             "scope",
-            format!("a {} cannot hold a {} token", owner.role.as_str(), scope.as_str()),
+            format!(
+                "a {} cannot hold a {} token",
+                owner.role.as_str(),
+                scope.as_str()
+            ),
         ));
     }
     let name = name.trim();
     if name.chars().count() > 100 {
-        return Err(CoreError::validation("name", "must be at most 100 characters"));
+        return Err(CoreError::validation(
+            "name",
+            "must be at most 100 characters",
+        ));
     }
     if expires_in.is_some_and(|span| span.is_zero()) {
         return Err(CoreError::validation("expires", "must be longer than zero"));
@@ -65,7 +76,11 @@ pub async fn create_token(
             ctx,
             NewToken {
                 user_id: owner.id,
-                name: if name.is_empty() { "token".to_string() } else { name.to_string() },
+                name: if name.is_empty() {
+                    "token".to_string()
+                } else {
+                    name.to_string()
+                },
                 prefix: secret.chars().take(SHOWN_PREFIX_LEN).collect(),
                 token_hash: hash_secret(&secret),
                 scope,
@@ -100,12 +115,17 @@ pub async fn authenticate_token(core: &Core, secret: &str) -> CoreResult<Princip
     let stale = token
         .last_used_at
         .is_none_or(|last| add(last, USE_RECORD_INTERVAL) <= now);
-    if stale {
-        if let Err(err) = core.storage.mark_token_used(token.id, now).await {
-            tracing::warn!(%err, token = token.prefix, "could not record token use");
-        }
+    if stale && let Err(err) = core.storage.mark_token_used(token.id, now).await {
+        tracing::warn!(%err, token = token.prefix, "could not record token use");
     }
-    Ok(Principal { user, via: Via::Token { token_id: token.id, scope: token.scope, prefix: token.prefix } })
+    Ok(Principal {
+        user,
+        via: Via::Token {
+            token_id: token.id,
+            scope: token.scope,
+            prefix: token.prefix,
+        },
+    })
 }
 
 /// Tokens of `user_id`, or of everyone when `None` (admins only).
@@ -115,21 +135,30 @@ pub async fn list_tokens(
     user_id: Option<i64>,
     page: PageRequest,
 ) -> CoreResult<Page<ApiToken>> {
-    if let Some(principal) = by {
-        if user_id != Some(principal.user.id) {
-            principal.require(Capability::Admin)?;
-        }
+    if let Some(principal) = by
+        && user_id != Some(principal.user.id)
+    {
+        principal.require(Capability::Admin)?;
     }
     Ok(core.storage.list_tokens(user_id, page).await?)
 }
 
 /// Revoke a token: its owner may revoke their own, an admin any.
-pub async fn revoke_token(core: &Core, ctx: &AuditContext, by: Option<&Principal>, id: i64) -> CoreResult<ApiToken> {
-    let token = core.storage.token_by_id(id).await?.ok_or_else(|| CoreError::not_found("token not found"))?;
-    if let Some(principal) = by {
-        if token.user_id != principal.user.id {
-            principal.require(Capability::Admin)?;
-        }
+pub async fn revoke_token(
+    core: &Core,
+    ctx: &AuditContext,
+    by: Option<&Principal>,
+    id: i64,
+) -> CoreResult<ApiToken> {
+    let token = core
+        .storage
+        .token_by_id(id)
+        .await?
+        .ok_or_else(|| CoreError::not_found("token not found"))?;
+    if let Some(principal) = by
+        && token.user_id != principal.user.id
+    {
+        principal.require(Capability::Admin)?;
     }
     Ok(core.storage.revoke_token(ctx, id).await?)
 }

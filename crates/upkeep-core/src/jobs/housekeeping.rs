@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use super::{Worker, WorkerState};
-use crate::clock::sub;
 use crate::Core;
+use crate::clock::sub;
 
 /// How long finished jobs are kept for inspection.
 const JOB_RETENTION: Duration = Duration::from_secs(7 * 86_400);
@@ -16,14 +16,21 @@ pub struct Housekeeping {
 
 impl Housekeeping {
     pub fn new(core: Core) -> Self {
-        Self { core, interval: Duration::from_secs(600) }
+        Self {
+            core,
+            interval: Duration::from_secs(600),
+        }
     }
 
     /// One pass; returns (sessions removed, jobs removed).
     pub async fn run_once(&self) -> anyhow::Result<(u64, u64)> {
         let now = self.core.now();
         let sessions = self.core.storage.delete_expired_sessions(now).await?;
-        let jobs = self.core.storage.prune_jobs(sub(now, JOB_RETENTION)).await?;
+        let jobs = self
+            .core
+            .storage
+            .prune_jobs(sub(now, JOB_RETENTION))
+            .await?;
         if sessions + jobs > 0 {
             tracing::info!(sessions, jobs, "housekeeping removed expired rows");
         }

@@ -10,13 +10,13 @@ mod worker;
 
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use upkeep_storage::NewJob;
 
 pub use housekeeping::Housekeeping;
 pub use runner::{JobRegistry, JobRunner};
-pub use worker::{spawn_worker, Worker, WorkerRegistry, WorkerState, WorkerStatus};
+pub use worker::{Worker, WorkerRegistry, WorkerState, WorkerStatus, spawn_worker};
 
 use crate::{Core, CoreError, CoreResult};
 
@@ -40,7 +40,11 @@ pub async fn enqueue<J: Job>(core: &Core, job: &J) -> CoreResult<Option<i64>> {
     enqueue_at(core, job, core.now()).await
 }
 
-pub async fn enqueue_at<J: Job>(core: &Core, job: &J, run_at: jiff::Timestamp) -> CoreResult<Option<i64>> {
+pub async fn enqueue_at<J: Job>(
+    core: &Core,
+    job: &J,
+    run_at: jiff::Timestamp,
+) -> CoreResult<Option<i64>> {
     let payload = serde_json::to_value(job)
         .map_err(|err| CoreError::Internal(format!("job {} does not serialise: {err}", J::KIND)))?;
     Ok(core

@@ -52,7 +52,10 @@ pub struct WorkerRegistry {
 
 impl WorkerRegistry {
     pub fn list(&self) -> Vec<WorkerStatus> {
-        self.statuses.lock().map(|map| map.values().cloned().collect()).unwrap_or_default()
+        self.statuses
+            .lock()
+            .map(|map| map.values().cloned().collect())
+            .unwrap_or_default()
     }
 
     fn update(&self, name: &str, change: impl FnOnce(&mut WorkerStatus)) {

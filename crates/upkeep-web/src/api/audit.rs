@@ -1,18 +1,17 @@
 //! `/api/v1/audit`: the append-only audit log, newest first (admin). There is no way to change it.
 
-use axum::extract::State;
 use axum::Json;
+use axum::extract::State;
 use serde::Deserialize;
 use upkeep_core::audit;
-use upkeep_core::identity::Capability;
 use upkeep_core::storage::AuditFilter;
 use utoipa::IntoParams;
 
 use super::views::{AuditView, Paged};
 use super::{ApiQuery, PageQuery};
-use crate::auth::Caller;
-use crate::error::{ApiResult, ErrorBody};
 use crate::AppState;
+use crate::auth::AdminCaller;
+use crate::error::{ApiResult, ErrorBody};
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -32,9 +31,16 @@ pub struct AuditQuery {
 /// Read the audit log (admin).
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = Paged<AuditView>), (status = 403, body = ErrorBody)))]
-pub async fn list_audit(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<AuditQuery>) -> ApiResult<Json<Paged<AuditView>>> {
-    caller.principal.require(Capability::Admin)?;
-    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+pub async fn list_audit(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    ApiQuery(query): ApiQuery<AuditQuery>,
+) -> ApiResult<Json<Paged<AuditView>>> {
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
     let filter = AuditFilter {
         action_prefix: query.action,
         target_kind: query.target_kind,

@@ -1,17 +1,17 @@
 //! `/api/v1/me`: who the caller is, and changing one's own password.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use upkeep_core::identity::{self, Via};
 use utoipa::ToSchema;
 
 use super::views::UserView;
-use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::json::ApiJson;
 use crate::AppState;
+use crate::auth::{Caller, SessionCaller};
+use crate::error::{ApiResult, ErrorBody};
+use crate::json::ApiJson;
 
 #[derive(Serialize, ToSchema)]
 pub struct MeView {
@@ -54,14 +54,18 @@ pub struct PasswordChange {
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn change_password(
     State(state): State<AppState>,
-    caller: Caller,
+    SessionCaller { caller, session_id }: SessionCaller,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    let Via::Session { session_id, .. } = caller.principal.via else {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "passwords can only be changed from a signed-in browser session"));
-    };
     let ctx = caller.audit(&state);
-    identity::change_password(&state.core, &ctx, &caller.principal.user, body.current_password, body.new_password, Some(session_id))
-        .await?;
+    identity::change_password(
+        &state.core,
+        &ctx,
+        &caller.principal.user,
+        body.current_password,
+        body.new_password,
+        Some(session_id),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

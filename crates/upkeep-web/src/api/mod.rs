@@ -11,21 +11,21 @@ mod tokens;
 mod users;
 mod views;
 
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use serde::de::DeserializeOwned;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use upkeep_core::storage::PageRequest;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use upkeep_core::storage::PageRequest;
 
-use crate::error::{ApiError, ErrorBody};
 use crate::AppState;
+use crate::error::{ApiError, ErrorBody};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,7 +41,15 @@ struct Security;
 impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("upk_…").build()));
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("upk_…")
+                    .build(),
+            ),
+        );
         components.add_security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
@@ -58,14 +66,26 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(me::get_me))
         .routes(routes!(me::change_password))
         .routes(routes!(users::list_users, users::create_user))
-        .routes(routes!(users::get_user, users::update_user, users::delete_user))
+        .routes(routes!(
+            users::get_user,
+            users::update_user,
+            users::delete_user
+        ))
         .routes(routes!(tokens::list_tokens, tokens::create_token))
         .routes(routes!(tokens::revoke_token))
         .routes(routes!(audit::list_audit))
         .routes(routes!(teams::list_teams, teams::create_team))
-        .routes(routes!(teams::get_team, teams::update_team, teams::delete_team))
+        .routes(routes!(
+            teams::get_team,
+            teams::update_team,
+            teams::delete_team
+        ))
         .routes(routes!(services::list_services, services::create_service))
-        .routes(routes!(services::get_service, services::update_service, services::delete_service))
+        .routes(routes!(
+            services::get_service,
+            services::update_service,
+            services::delete_service
+        ))
         .routes(routes!(system::list_workers))
         .split_for_parts()
 }
@@ -88,13 +108,16 @@ pub struct PageQuery {
 impl PageQuery {
     pub fn page(&self) -> Result<PageRequest, ApiError> {
         let cursor = match &self.cursor {
-            Some(cursor) if !cursor.is_empty() => Some(
-                cursor.parse::<i64>().map_err(|_| ApiError::validation("cursor", "cursor: not a cursor from a previous page"))?,
-            ),
+            Some(cursor) if !cursor.is_empty() => Some(cursor.parse::<i64>().map_err(|_| {
+                ApiError::validation("cursor", "cursor: not a cursor from a previous page")
+            })?),
             _ => None,
         };
         if self.limit == Some(0) || self.limit.is_some_and(|limit| limit > 500) {
-            return Err(ApiError::validation("limit", "limit: must be between 1 and 500"));
+            return Err(ApiError::validation(
+                "limit",
+                "limit: must be between 1 and 500",
+            ));
         }
         Ok(PageRequest::new(self.limit.unwrap_or(50), cursor))
     }

@@ -1,19 +1,18 @@
 //! `/api/v1/services`: services, the hub that monitors, incidents, errors and status components attach to.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Deserializer};
 use upkeep_core::catalog::{self, ServiceInput, ServicePatch};
-use upkeep_core::identity::Capability;
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{LinkView, Paged, ServiceView};
 use super::{ApiPath, ApiQuery, PageQuery};
-use crate::auth::Caller;
+use crate::AppState;
+use crate::auth::{Reader, Writer};
 use crate::error::{ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -64,11 +63,14 @@ pub struct ServiceListQuery {
     responses((status = 200, body = Paged<ServiceView>), (status = 401, body = ErrorBody)))]
 pub async fn list_services(
     State(state): State<AppState>,
-    caller: Caller,
+    _reader: Reader,
     ApiQuery(query): ApiQuery<ServiceListQuery>,
 ) -> ApiResult<Json<Paged<ServiceView>>> {
-    caller.principal.require(Capability::Read)?;
-    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
     let services = catalog::list_services(&state.core, query.team.as_deref(), page).await?;
     Ok(Json(Paged::from_page(services, ServiceView::from)))
 }
@@ -78,10 +80,9 @@ pub async fn list_services(
     responses((status = 201, body = ServiceView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_service(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiJson(body): ApiJson<CreateService>,
 ) -> ApiResult<(StatusCode, Json<ServiceView>)> {
-    caller.principal.require(Capability::Write)?;
     let ctx = caller.audit(&state);
     let input = ServiceInput {
         slug: body.slug,
@@ -98,8 +99,11 @@ pub async fn create_service(
 /// One service.
 #[utoipa::path(get, path = "/api/v1/services/{slug}", tag = "services", params(("slug" = String, Path)),
     responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody)))]
-pub async fn get_service(State(state): State<AppState>, caller: Caller, ApiPath(slug): ApiPath<String>) -> ApiResult<Json<ServiceView>> {
-    caller.principal.require(Capability::Read)?;
+pub async fn get_service(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<Json<ServiceView>> {
     Ok(Json(catalog::service(&state.core, &slug).await?.into()))
 }
 
@@ -108,27 +112,35 @@ pub async fn get_service(State(state): State<AppState>, caller: Caller, ApiPath(
     responses((status = 200, body = ServiceView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_service(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateService>,
 ) -> ApiResult<Json<ServiceView>> {
-    caller.principal.require(Capability::Write)?;
     let ctx = caller.audit(&state);
     let patch = ServicePatch {
         name: body.name,
         description: body.description,
         team: body.team,
-        links: body.links.map(|links| links.into_iter().map(Into::into).collect()),
+        links: body
+            .links
+            .map(|links| links.into_iter().map(Into::into).collect()),
         depends_on: body.depends_on,
     };
-    Ok(Json(catalog::update_service(&state.core, &ctx, &slug, patch).await?.into()))
+    Ok(Json(
+        catalog::update_service(&state.core, &ctx, &slug, patch)
+            .await?
+            .into(),
+    ))
 }
 
 /// Delete a service nothing depends on (write).
 #[utoipa::path(delete, path = "/api/v1/services/{slug}", tag = "services", params(("slug" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_service(State(state): State<AppState>, caller: Caller, ApiPath(slug): ApiPath<String>) -> ApiResult<StatusCode> {
-    caller.principal.require(Capability::Write)?;
+pub async fn delete_service(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     let ctx = caller.audit(&state);
     catalog::delete_service(&state.core, &ctx, &slug).await?;
     Ok(StatusCode::NO_CONTENT)

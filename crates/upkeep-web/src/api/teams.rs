@@ -1,19 +1,18 @@
 //! `/api/v1/teams`: teams that own services.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::Deserialize;
 use upkeep_core::catalog::{self, TeamInput};
-use upkeep_core::identity::Capability;
 use utoipa::ToSchema;
 
 use super::views::{Paged, TeamView};
 use super::{ApiPath, ApiQuery, PageQuery};
-use crate::auth::Caller;
+use crate::AppState;
+use crate::auth::{Reader, Writer};
 use crate::error::{ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -34,8 +33,11 @@ pub struct UpdateTeam {
 /// List teams.
 #[utoipa::path(get, path = "/api/v1/teams", tag = "teams", params(PageQuery),
     responses((status = 200, body = Paged<TeamView>), (status = 401, body = ErrorBody)))]
-pub async fn list_teams(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<PageQuery>) -> ApiResult<Json<Paged<TeamView>>> {
-    caller.principal.require(Capability::Read)?;
+pub async fn list_teams(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Paged<TeamView>>> {
     let teams = catalog::list_teams(&state.core, query.page()?).await?;
     Ok(Json(Paged::from_page(teams, TeamView::from)))
 }
@@ -43,18 +45,33 @@ pub async fn list_teams(State(state): State<AppState>, caller: Caller, ApiQuery(
 /// Create a team (write).
 #[utoipa::path(post, path = "/api/v1/teams", tag = "teams", request_body = CreateTeam,
     responses((status = 201, body = TeamView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_team(State(state): State<AppState>, caller: Caller, ApiJson(body): ApiJson<CreateTeam>) -> ApiResult<(StatusCode, Json<TeamView>)> {
-    caller.principal.require(Capability::Write)?;
+pub async fn create_team(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<CreateTeam>,
+) -> ApiResult<(StatusCode, Json<TeamView>)> {
     let ctx = caller.audit(&state);
-    let team = catalog::create_team(&state.core, &ctx, TeamInput { slug: body.slug, name: body.name, description: body.description }).await?;
+    let team = catalog::create_team(
+        &state.core,
+        &ctx,
+        TeamInput {
+            slug: body.slug,
+            name: body.name,
+            description: body.description,
+        },
+    )
+    .await?;
     Ok((StatusCode::CREATED, Json(team.into())))
 }
 
 /// One team.
 #[utoipa::path(get, path = "/api/v1/teams/{slug}", tag = "teams", params(("slug" = String, Path)),
     responses((status = 200, body = TeamView), (status = 404, body = ErrorBody)))]
-pub async fn get_team(State(state): State<AppState>, caller: Caller, ApiPath(slug): ApiPath<String>) -> ApiResult<Json<TeamView>> {
-    caller.principal.require(Capability::Read)?;
+pub async fn get_team(
+    State(state): State<AppState>,
+    _reader: Reader,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<Json<TeamView>> {
     Ok(Json(catalog::team(&state.core, &slug).await?.into()))
 }
 
@@ -63,20 +80,26 @@ pub async fn get_team(State(state): State<AppState>, caller: Caller, ApiPath(slu
     responses((status = 200, body = TeamView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn update_team(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiPath(slug): ApiPath<String>,
     ApiJson(body): ApiJson<UpdateTeam>,
 ) -> ApiResult<Json<TeamView>> {
-    caller.principal.require(Capability::Write)?;
     let ctx = caller.audit(&state);
-    Ok(Json(catalog::update_team(&state.core, &ctx, &slug, body.name, body.description).await?.into()))
+    Ok(Json(
+        catalog::update_team(&state.core, &ctx, &slug, body.name, body.description)
+            .await?
+            .into(),
+    ))
 }
 
 /// Delete a team that owns no services (write).
 #[utoipa::path(delete, path = "/api/v1/teams/{slug}", tag = "teams", params(("slug" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_team(State(state): State<AppState>, caller: Caller, ApiPath(slug): ApiPath<String>) -> ApiResult<StatusCode> {
-    caller.principal.require(Capability::Write)?;
+pub async fn delete_team(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiPath(slug): ApiPath<String>,
+) -> ApiResult<StatusCode> {
     let ctx = caller.audit(&state);
     catalog::delete_team(&state.core, &ctx, &slug).await?;
     Ok(StatusCode::NO_CONTENT)

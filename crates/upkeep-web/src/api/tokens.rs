@@ -1,20 +1,20 @@
 //! `/api/v1/tokens`: creating (shown once), listing and revoking API tokens.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use upkeep_core::config::parse_duration;
-use upkeep_core::identity::{self, Capability};
+use upkeep_core::identity;
 use upkeep_core::storage::Scope;
 use utoipa::{IntoParams, ToSchema};
 
 use super::views::{Paged, TokenView};
 use super::{ApiPath, ApiQuery, PageQuery};
-use crate::auth::Caller;
+use crate::AppState;
+use crate::auth::{Caller, Writer};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::AppState;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -52,12 +52,15 @@ pub struct TokenListQuery {
     responses((status = 201, body = CreatedTokenView), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_token(
     State(state): State<AppState>,
-    caller: Caller,
+    Writer(caller): Writer,
     ApiJson(body): ApiJson<CreateToken>,
 ) -> ApiResult<(StatusCode, Json<CreatedTokenView>)> {
-    caller.principal.require(Capability::Write)?;
-    let scope = Scope::parse(&body.scope)
-        .ok_or_else(|| ApiError::validation("scope", format!("scope: {:?} is not one of read, write, admin", body.scope)))?;
+    let scope = Scope::parse(&body.scope).ok_or_else(|| {
+        ApiError::validation(
+            "scope",
+            format!("scope: {:?} is not one of read, write, admin", body.scope),
+        )
+    })?;
     let expires_in = body
         .expires_in
         .as_deref()
@@ -75,9 +78,23 @@ pub async fn create_token(
         _ => caller.principal.user.clone(),
     };
     let ctx = caller.audit(&state);
-    let created = identity::create_token(&state.core, &ctx, Some(&caller.principal), &owner, body.name.as_deref().unwrap_or(""), scope, expires_in)
-        .await?;
-    Ok((StatusCode::CREATED, Json(CreatedTokenView { token: created.secret, details: created.token.into() })))
+    let created = identity::create_token(
+        &state.core,
+        &ctx,
+        Some(&caller.principal),
+        &owner,
+        body.name.as_deref().unwrap_or(""),
+        scope,
+        expires_in,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedTokenView {
+            token: created.secret,
+            details: created.token.into(),
+        }),
+    ))
 }
 
 /// List API tokens: the caller's own, or (admin) another person's or everyone's.
@@ -88,8 +105,16 @@ pub async fn list_tokens(
     caller: Caller,
     ApiQuery(query): ApiQuery<TokenListQuery>,
 ) -> ApiResult<Json<Paged<TokenView>>> {
-    let page = PageQuery { limit: query.limit, cursor: query.cursor }.page()?;
-    let user_id = if query.all == Some(true) { None } else { Some(query.user_id.unwrap_or(caller.principal.user.id)) };
+    let page = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .page()?;
+    let user_id = if query.all == Some(true) {
+        None
+    } else {
+        Some(query.user_id.unwrap_or(caller.principal.user.id))
+    };
     let tokens = identity::list_tokens(&state.core, Some(&caller.principal), user_id, page).await?;
     Ok(Json(Paged::from_page(tokens, TokenView::from)))
 }
@@ -97,8 +122,11 @@ pub async fn list_tokens(
 /// Revoke a token (its owner, or an admin). Revoking twice keeps the first revocation time.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens", params(("id" = i64, Path)),
     responses((status = 200, body = TokenView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn revoke_token(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<TokenView>> {
-    caller.principal.require(Capability::Write)?;
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<TokenView>> {
     let ctx = caller.audit(&state);
     let token = identity::revoke_token(&state.core, &ctx, Some(&caller.principal), id).await?;
     Ok(Json(token.into()))

@@ -1,8 +1,8 @@
 //! `/api/v1/users`: managing people (admins; owners for owner accounts).
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use upkeep_core::identity::{self, Capability, NewUserInput, UserPatch};
 use upkeep_core::storage::Role;
@@ -10,13 +10,18 @@ use utoipa::ToSchema;
 
 use super::views::{Paged, UserView};
 use super::{ApiPath, ApiQuery, PageQuery};
-use crate::auth::Caller;
+use crate::AppState;
+use crate::auth::{Caller, AdminCaller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
-use crate::AppState;
 
 pub fn parse_role(role: &str) -> ApiResult<Role> {
-    Role::parse(role).ok_or_else(|| ApiError::validation("role", format!("role: {role:?} is not one of owner, admin, responder, viewer")))
+    Role::parse(role).ok_or_else(|| {
+        ApiError::validation(
+            "role",
+            format!("role: {role:?} is not one of owner, admin, responder, viewer"),
+        )
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -48,7 +53,11 @@ pub struct UpdateUser {
 /// List people (admin).
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", params(PageQuery),
     responses((status = 200, body = Paged<UserView>), (status = 403, body = ErrorBody)))]
-pub async fn list_users(State(state): State<AppState>, caller: Caller, ApiQuery(query): ApiQuery<PageQuery>) -> ApiResult<Json<Paged<UserView>>> {
+pub async fn list_users(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Json<Paged<UserView>>> {
     let page = identity::list_users(&state.core, Some(&caller.principal), query.page()?).await?;
     Ok(Json(Paged::from_page(page, UserView::from)))
 }
@@ -58,28 +67,56 @@ pub async fn list_users(State(state): State<AppState>, caller: Caller, ApiQuery(
     responses((status = 201, body = CreatedUser), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_user(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     ApiJson(body): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, Json<CreatedUser>)> {
-    caller.principal.require(Capability::Admin)?;
     let role = parse_role(&body.role)?;
     let generated = body.password.is_none().then(identity::generate_password);
-    let password = body.password.or_else(|| generated.clone()).unwrap_or_default();
+    let password = body
+        .password
+        .or_else(|| generated.clone())
+        .unwrap_or_default();
     let ctx = caller.audit(&state);
-    let user = identity::create_user(&state.core, &ctx, Some(&caller.principal), NewUserInput { email: body.email, name: body.name, role, password })
-        .await?;
-    Ok((StatusCode::CREATED, Json(CreatedUser { user: user.into(), generated_password: generated })))
+    let user = identity::create_user(
+        &state.core,
+        &ctx,
+        Some(&caller.principal),
+        NewUserInput {
+            email: body.email,
+            name: body.name,
+            role,
+            password,
+        },
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedUser {
+            user: user.into(),
+            generated_password: generated,
+        }),
+    ))
 }
 
 /// One person (admin, or oneself).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = UserView), (status = 404, body = ErrorBody)))]
-pub async fn get_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<UserView>> {
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<UserView>> {
     if caller.principal.user.id != id {
         caller.principal.require(Capability::Admin)?;
     }
-    let user = state.core.storage.user_by_id(id).await.map_err(upkeep_core::CoreError::from)?;
-    user.map(|user| Json(user.into())).ok_or_else(|| ApiError::not_found("user not found"))
+    let user = state
+        .core
+        .storage
+        .user_by_id(id)
+        .await
+        .map_err(upkeep_core::CoreError::from)?;
+    user.map(|user| Json(user.into()))
+        .ok_or_else(|| ApiError::not_found("user not found"))
 }
 
 /// Change a person's name, role or disabled flag (admin; owners for owner accounts).
@@ -87,23 +124,35 @@ pub async fn get_user(State(state): State<AppState>, caller: Caller, ApiPath(id)
     responses((status = 200, body = UserView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn update_user(
     State(state): State<AppState>,
-    caller: Caller,
+    AdminCaller(caller): AdminCaller,
     ApiPath(id): ApiPath<i64>,
     ApiJson(body): ApiJson<UpdateUser>,
 ) -> ApiResult<Json<UserView>> {
-    caller.principal.require(Capability::Admin)?;
     let role = body.role.as_deref().map(parse_role).transpose()?;
     let ctx = caller.audit(&state);
-    let user = identity::update_user(&state.core, &ctx, Some(&caller.principal), id, UserPatch { name: body.name, role, disabled: body.disabled })
-        .await?;
+    let user = identity::update_user(
+        &state.core,
+        &ctx,
+        Some(&caller.principal),
+        id,
+        UserPatch {
+            name: body.name,
+            role,
+            disabled: body.disabled,
+        },
+    )
+    .await?;
     Ok(Json(user.into()))
 }
 
 /// Remove a person with their sessions and tokens (admin; owners for owner accounts).
 #[utoipa::path(delete, path = "/api/v1/users/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_user(State(state): State<AppState>, caller: Caller, ApiPath(id): ApiPath<i64>) -> ApiResult<StatusCode> {
-    caller.principal.require(Capability::Admin)?;
+pub async fn delete_user(
+    State(state): State<AppState>,
+    AdminCaller(caller): AdminCaller,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
     let ctx = caller.audit(&state);
     identity::delete_user(&state.core, &ctx, Some(&caller.principal), id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -18,7 +18,10 @@ pub struct Paged<T: ToSchema> {
 impl<T: ToSchema> Paged<T> {
     pub fn from_page<R>(page: Page<R>, view: impl FnMut(R) -> T) -> Self {
         let page = page.map(view);
-        Self { items: page.items, next_cursor: page.next_cursor }
+        Self {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
     }
 }
 
@@ -159,7 +162,10 @@ pub struct LinkView {
 
 impl From<LinkView> for ServiceLink {
     fn from(link: LinkView) -> Self {
-        Self { title: link.title, url: link.url }
+        Self {
+            title: link.title,
+            url: link.url,
+        }
     }
 }
 
@@ -189,7 +195,14 @@ impl From<Service> for ServiceView {
             name: service.name,
             description: service.description,
             team: service.team_slug,
-            links: service.links.into_iter().map(|link| LinkView { title: link.title, url: link.url }).collect(),
+            links: service
+                .links
+                .into_iter()
+                .map(|link| LinkView {
+                    title: link.title,
+                    url: link.url,
+                })
+                .collect(),
             depends_on: service.depends_on,
             created_at: service.created_at,
             updated_at: service.updated_at,
@@ -214,7 +227,10 @@ pub struct WorkerView {
 
 impl From<WorkerStatus> for WorkerView {
     fn from(status: WorkerStatus) -> Self {
-        let state = serde_json::to_value(status.state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let state = serde_json::to_value(status.state)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
         Self {
             name: status.name,
             state,

@@ -3,21 +3,23 @@
 use std::io::BufRead;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::{Context, bail};
 use clap::Subcommand;
 use serde_json::json;
-use upkeep_core::config::{parse_duration, Config};
+use upkeep_core::config::{Config, parse_duration};
 use upkeep_core::identity::{self, NewUserInput, UserPatch};
 use upkeep_core::storage::{PageRequest, Role, Scope};
-use upkeep_core::{audit, Core};
+use upkeep_core::{Core, audit};
 
-use super::output::{table, Output};
 use super::core_for_cli;
+use super::output::{Output, table};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
     /// Add a person. The password is read from stdin with --password-stdin, otherwise generated and printed once.
-    #[command(after_help = "Examples:\n  upkeep user create --email ana@example.com --role owner\n  echo 'a long passphrase' | upkeep user create --email bo@example.com --role viewer --password-stdin")]
+    #[command(
+        after_help = "Examples:\n  upkeep user create --email ana@example.com --role owner\n  echo 'a long passphrase' | upkeep user create --email bo@example.com --role viewer --password-stdin"
+    )]
     Create {
         #[arg(long)]
         email: String,
@@ -63,7 +65,9 @@ pub enum UserCommand {
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Create an API token for a person; the token is printed once.
-    #[command(after_help = "Examples:\n  upkeep token create --user ana@example.com --scope read --expires 90d\n  upkeep token create --user ana@example.com --scope admin --name ci --json")]
+    #[command(
+        after_help = "Examples:\n  upkeep token create --user ana@example.com --scope read --expires 90d\n  upkeep token create --user ana@example.com --scope admin --name ci --json"
+    )]
     Create {
         /// Email of the token's owner.
         #[arg(long)]
@@ -93,7 +97,10 @@ fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
         return Ok((identity::generate_password(), true));
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("cannot read the password from stdin")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the password from stdin")?;
     let password = line.trim_end_matches(['\n', '\r']).to_string();
     if password.is_empty() {
         bail!("--password-stdin was given but standard input was empty");
@@ -109,52 +116,123 @@ pub async fn user(command: UserCommand, config: &Config, out: &Output) -> anyhow
     let core = core_for_cli(config).await?;
     let ctx = || audit::context(&core, audit::cli_actor(), None);
     match command {
-        UserCommand::Create { email, role, name, password_stdin } => {
+        UserCommand::Create {
+            email,
+            role,
+            name,
+            password_stdin,
+        } => {
             let (password, generated) = read_password(password_stdin)?;
-            let input = NewUserInput { email, name, role: parse_role(&role)?, password: password.clone() };
+            let input = NewUserInput {
+                email,
+                name,
+                role: parse_role(&role)?,
+                password: password.clone(),
+            };
             let user = identity::create_user(&core, &ctx(), None, input).await?;
             let shown = generated.then_some(password);
-            out.print(&json!({ "user": user, "generated_password": shown }), || {
-                let mut text = format!("created {} ({}) with id {}", user.email, user.role.as_str(), user.id);
-                if let Some(password) = &shown {
-                    text.push_str(&format!("\npassword (shown once): {password}"));
-                }
-                text
-            });
+            out.print(
+                &json!({ "user": user, "generated_password": shown }),
+                || {
+                    let mut text = format!(
+                        "created {} ({}) with id {}",
+                        user.email,
+                        user.role.as_str(),
+                        user.id
+                    );
+                    if let Some(password) = &shown {
+                        text.push_str(&format!("\npassword (shown once): {password}"));
+                    }
+                    text
+                },
+            );
         }
         UserCommand::List => {
             let users = all_users(&core).await?;
             out.print(&users, || {
                 table(
                     &["ID", "EMAIL", "NAME", "ROLE", "DISABLED"],
-                    users.iter().map(|u| vec![u.id.to_string(), u.email.clone(), u.name.clone(), u.role.as_str().into(), u.disabled.to_string()]).collect(),
+                    users
+                        .iter()
+                        .map(|u| {
+                            vec![
+                                u.id.to_string(),
+                                u.email.clone(),
+                                u.name.clone(),
+                                u.role.as_str().into(),
+                                u.disabled.to_string(),
+                            ]
+                        })
+                        .collect(),
                 )
             });
         }
         UserCommand::Show { email } => {
             let user = identity::user_by_email(&core, &email).await?;
-            out.print(&user, || format!("{} <{}>\nid: {}\nrole: {}\ndisabled: {}", user.name, user.email, user.id, user.role.as_str(), user.disabled));
+            out.print(&user, || {
+                format!(
+                    "{} <{}>\nid: {}\nrole: {}\ndisabled: {}",
+                    user.name,
+                    user.email,
+                    user.id,
+                    user.role.as_str(),
+                    user.disabled
+                )
+            });
         }
-        UserCommand::Update { email, role, name, disabled } => {
+        UserCommand::Update {
+            email,
+            role,
+            name,
+            disabled,
+        } => {
             let user = identity::user_by_email(&core, &email).await?;
             let role = role.as_deref().map(parse_role).transpose()?;
-            let user = identity::update_user(&core, &ctx(), None, user.id, UserPatch { name, role, disabled }).await?;
-            out.print(&user, || format!("updated {} ({}, disabled: {})", user.email, user.role.as_str(), user.disabled));
+            let user = identity::update_user(
+                &core,
+                &ctx(),
+                None,
+                user.id,
+                UserPatch {
+                    name,
+                    role,
+                    disabled,
+                },
+            )
+            .await?;
+            out.print(&user, || {
+                format!(
+                    "updated {} ({}, disabled: {})",
+                    user.email,
+                    user.role.as_str(),
+                    user.disabled
+                )
+            });
         }
-        UserCommand::SetPassword { email, password_stdin } => {
+        UserCommand::SetPassword {
+            email,
+            password_stdin,
+        } => {
             let user = identity::user_by_email(&core, &email).await?;
             let (password, generated) = read_password(password_stdin)?;
             identity::reset_password(&core, &ctx(), user.id, password.clone()).await?;
             let shown = generated.then_some(password);
-            out.print(&json!({ "user": user.email, "generated_password": shown }), || match &shown {
-                Some(password) => format!("new password for {} (shown once): {password}", user.email),
-                None => format!("password changed for {}", user.email),
-            });
+            out.print(
+                &json!({ "user": user.email, "generated_password": shown }),
+                || match &shown {
+                    Some(password) => {
+                        format!("new password for {} (shown once): {password}", user.email)
+                    }
+                    None => format!("password changed for {}", user.email),
+                },
+            );
         }
         UserCommand::Delete { email } => {
             let user = identity::user_by_email(&core, &email).await?;
             identity::delete_user(&core, &ctx(), None, user.id).await?;
-            out.print(&json!({ "deleted": user.email }), || format!("deleted {}", user.email));
+            out.print(&json!({ "deleted": user.email }), || {
+                format!("deleted {}", user.email)
+            });
         }
     }
     core.storage.close().await;
@@ -174,11 +252,20 @@ async fn all_users(core: &Core) -> anyhow::Result<Vec<upkeep_core::storage::User
     }
 }
 
-pub async fn token(command: TokenCommand, config: &Config, out: &Output) -> anyhow::Result<ExitCode> {
+pub async fn token(
+    command: TokenCommand,
+    config: &Config,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let core = core_for_cli(config).await?;
     let ctx = audit::context(&core, audit::cli_actor(), None);
     match command {
-        TokenCommand::Create { user, scope, expires, name } => {
+        TokenCommand::Create {
+            user,
+            scope,
+            expires,
+            name,
+        } => {
             let owner = identity::user_by_email(&core, &user).await?;
             let scope = Scope::parse(&scope).with_context(|| format!("unknown scope {scope}"))?;
             let expires_in = expires
@@ -186,7 +273,8 @@ pub async fn token(command: TokenCommand, config: &Config, out: &Output) -> anyh
                 .map(parse_duration)
                 .transpose()
                 .map_err(|message| anyhow::anyhow!("--expires: {message}"))?;
-            let created = identity::create_token(&core, &ctx, None, &owner, &name, scope, expires_in).await?;
+            let created =
+                identity::create_token(&core, &ctx, None, &owner, &name, scope, expires_in).await?;
             out.print(&json!({ "token": created.secret, "details": created.token }), || {
                 let expiry = created.token.expires_at.map_or_else(|| "never".to_string(), |at| at.to_string());
                 format!(
@@ -205,7 +293,9 @@ pub async fn token(command: TokenCommand, config: &Config, out: &Output) -> anyh
             let mut tokens = Vec::new();
             let mut cursor = None;
             loop {
-                let page = identity::list_tokens(&core, None, user_id, PageRequest::new(500, cursor)).await?;
+                let page =
+                    identity::list_tokens(&core, None, user_id, PageRequest::new(500, cursor))
+                        .await?;
                 tokens.extend(page.items);
                 match page.next_cursor.and_then(|c| c.parse().ok()) {
                     Some(next) => cursor = Some(next),
@@ -219,7 +309,13 @@ pub async fn token(command: TokenCommand, config: &Config, out: &Output) -> anyh
                     tokens
                         .iter()
                         .map(|t| {
-                            let state = if t.revoked_at.is_some() { "revoked" } else if t.is_usable_at(now) { "active" } else { "expired" };
+                            let state = if t.revoked_at.is_some() {
+                                "revoked"
+                            } else if t.is_usable_at(now) {
+                                "active"
+                            } else {
+                                "expired"
+                            };
                             vec![
                                 t.id.to_string(),
                                 t.prefix.clone(),
@@ -227,7 +323,8 @@ pub async fn token(command: TokenCommand, config: &Config, out: &Output) -> anyh
                                 t.name.clone(),
                                 t.scope.as_str().into(),
                                 state.into(),
-                                t.expires_at.map_or_else(|| "never".into(), |at| at.to_string()),
+                                t.expires_at
+                                    .map_or_else(|| "never".into(), |at| at.to_string()),
                             ]
                         })
                         .collect(),
@@ -236,7 +333,9 @@ pub async fn token(command: TokenCommand, config: &Config, out: &Output) -> anyh
         }
         TokenCommand::Revoke { id } => {
             let token = identity::revoke_token(&core, &ctx, None, id).await?;
-            out.print(&token, || format!("revoked token {} ({})", token.id, token.prefix));
+            out.print(&token, || {
+                format!("revoked token {} ({})", token.id, token.prefix)
+            });
         }
     }
     core.storage.close().await;

@@ -8,10 +8,10 @@ use serde_json::json;
 use upkeep_core::catalog::{self, ServiceInput, ServicePatch, TeamInput};
 use upkeep_core::config::Config;
 use upkeep_core::storage::{PageRequest, Service, ServiceLink};
-use upkeep_core::{audit, Core};
+use upkeep_core::{Core, audit};
 
 use super::core_for_cli;
-use super::output::{table, Output};
+use super::output::{Output, table};
 
 #[derive(Subcommand)]
 pub enum TeamCommand {
@@ -38,7 +38,9 @@ pub enum TeamCommand {
 #[derive(Subcommand)]
 pub enum ServiceCommand {
     /// Create a service.
-    #[command(after_help = "Example:\n  upkeep service create api --name \"Public API\" --team platform --depends-on db --link repo=https://git.example.com/api")]
+    #[command(
+        after_help = "Example:\n  upkeep service create api --name \"Public API\" --team platform --depends-on db --link repo=https://git.example.com/api"
+    )]
     Create {
         slug: String,
         #[arg(long)]
@@ -65,7 +67,9 @@ pub enum ServiceCommand {
     #[command(after_help = "Example:\n  upkeep service show api --json")]
     Show { slug: String },
     /// Change a service.
-    #[command(after_help = "Example:\n  upkeep service update api --team payments --depends-on db --depends-on cache")]
+    #[command(
+        after_help = "Example:\n  upkeep service update api --team payments --depends-on db --depends-on cache"
+    )]
     Update {
         slug: String,
         #[arg(long)]
@@ -90,8 +94,13 @@ pub enum ServiceCommand {
 }
 
 fn parse_link(text: &str) -> anyhow::Result<ServiceLink> {
-    let (title, url) = text.split_once('=').with_context(|| format!("--link {text:?}: use TITLE=URL"))?;
-    Ok(ServiceLink { title: title.to_string(), url: url.to_string() })
+    let (title, url) = text
+        .split_once('=')
+        .with_context(|| format!("--link {text:?}: use TITLE=URL"))?;
+    Ok(ServiceLink {
+        title: title.to_string(),
+        url: url.to_string(),
+    })
 }
 
 fn describe(service: &Service) -> String {
@@ -99,7 +108,14 @@ fn describe(service: &Service) -> String {
         format!("{} ({})", service.name, service.slug),
         format!("id: {}", service.id),
         format!("team: {}", service.team_slug.as_deref().unwrap_or("-")),
-        format!("depends on: {}", if service.depends_on.is_empty() { "-".to_string() } else { service.depends_on.join(", ") }),
+        format!(
+            "depends on: {}",
+            if service.depends_on.is_empty() {
+                "-".to_string()
+            } else {
+                service.depends_on.join(", ")
+            }
+        ),
     ];
     if !service.description.is_empty() {
         lines.push(format!("description: {}", service.description));
@@ -127,9 +143,24 @@ pub async fn team(command: TeamCommand, config: &Config, out: &Output) -> anyhow
     let core = core_for_cli(config).await?;
     let ctx = audit::context(&core, audit::cli_actor(), None);
     match command {
-        TeamCommand::Create { slug, name, description } => {
-            let team = catalog::create_team(&core, &ctx, TeamInput { slug, name, description }).await?;
-            out.print(&team, || format!("created team {} ({})", team.slug, team.name));
+        TeamCommand::Create {
+            slug,
+            name,
+            description,
+        } => {
+            let team = catalog::create_team(
+                &core,
+                &ctx,
+                TeamInput {
+                    slug,
+                    name,
+                    description,
+                },
+            )
+            .await?;
+            out.print(&team, || {
+                format!("created team {} ({})", team.slug, team.name)
+            });
         }
         TeamCommand::List => {
             let mut teams = Vec::new();
@@ -142,33 +173,80 @@ pub async fn team(command: TeamCommand, config: &Config, out: &Output) -> anyhow
                     None => break,
                 }
             }
-            out.print(&teams, || table(&["SLUG", "NAME"], teams.iter().map(|t| vec![t.slug.clone(), t.name.clone()]).collect()));
+            out.print(&teams, || {
+                table(
+                    &["SLUG", "NAME"],
+                    teams
+                        .iter()
+                        .map(|t| vec![t.slug.clone(), t.name.clone()])
+                        .collect(),
+                )
+            });
         }
         TeamCommand::Show { slug } => {
             let team = catalog::team(&core, &slug).await?;
             let services = all_services(&core, Some(&slug)).await?;
             let slugs: Vec<&str> = services.iter().map(|s| s.slug.as_str()).collect();
             out.print(&json!({ "team": team, "services": slugs }), || {
-                format!("{} ({})\nservices: {}", team.name, team.slug, if slugs.is_empty() { "-".to_string() } else { slugs.join(", ") })
+                format!(
+                    "{} ({})\nservices: {}",
+                    team.name,
+                    team.slug,
+                    if slugs.is_empty() {
+                        "-".to_string()
+                    } else {
+                        slugs.join(", ")
+                    }
+                )
             });
         }
         TeamCommand::Delete { slug } => {
             catalog::delete_team(&core, &ctx, &slug).await?;
-            out.print(&json!({ "deleted": slug }), || format!("deleted team {slug}"));
+            out.print(&json!({ "deleted": slug }), || {
+                format!("deleted team {slug}")
+            });
         }
     }
     core.storage.close().await;
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn service(command: ServiceCommand, config: &Config, out: &Output) -> anyhow::Result<ExitCode> {
+pub async fn service(
+    command: ServiceCommand,
+    config: &Config,
+    out: &Output,
+) -> anyhow::Result<ExitCode> {
     let core = core_for_cli(config).await?;
     let ctx = audit::context(&core, audit::cli_actor(), None);
     match command {
-        ServiceCommand::Create { slug, name, description, team, depends_on, links } => {
-            let links = links.iter().map(|link| parse_link(link)).collect::<anyhow::Result<Vec<_>>>()?;
-            let service = catalog::create_service(&core, &ctx, ServiceInput { slug, name, description, team, links, depends_on }).await?;
-            out.print(&service, || format!("created service {} (id {})", service.slug, service.id));
+        ServiceCommand::Create {
+            slug,
+            name,
+            description,
+            team,
+            depends_on,
+            links,
+        } => {
+            let links = links
+                .iter()
+                .map(|link| parse_link(link))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let service = catalog::create_service(
+                &core,
+                &ctx,
+                ServiceInput {
+                    slug,
+                    name,
+                    description,
+                    team,
+                    links,
+                    depends_on,
+                },
+            )
+            .await?;
+            out.print(&service, || {
+                format!("created service {} (id {})", service.slug, service.id)
+            });
         }
         ServiceCommand::List { team } => {
             let services = all_services(&core, team.as_deref()).await?;
@@ -177,7 +255,15 @@ pub async fn service(command: ServiceCommand, config: &Config, out: &Output) -> 
                     &["ID", "SLUG", "NAME", "TEAM", "DEPENDS ON"],
                     services
                         .iter()
-                        .map(|s| vec![s.id.to_string(), s.slug.clone(), s.name.clone(), s.team_slug.clone().unwrap_or_default(), s.depends_on.join(",")])
+                        .map(|s| {
+                            vec![
+                                s.id.to_string(),
+                                s.slug.clone(),
+                                s.name.clone(),
+                                s.team_slug.clone().unwrap_or_default(),
+                                s.depends_on.join(","),
+                            ]
+                        })
                         .collect(),
                 )
             });
@@ -186,20 +272,36 @@ pub async fn service(command: ServiceCommand, config: &Config, out: &Output) -> 
             let service = catalog::service(&core, &slug).await?;
             out.print(&service, || describe(&service));
         }
-        ServiceCommand::Update { slug, name, description, team, no_team, depends_on, no_dependencies } => {
+        ServiceCommand::Update {
+            slug,
+            name,
+            description,
+            team,
+            no_team,
+            depends_on,
+            no_dependencies,
+        } => {
             let patch = ServicePatch {
                 name,
                 description,
                 team: if no_team { Some(None) } else { team.map(Some) },
                 links: None,
-                depends_on: if no_dependencies { Some(Vec::new()) } else if depends_on.is_empty() { None } else { Some(depends_on) },
+                depends_on: if no_dependencies {
+                    Some(Vec::new())
+                } else if depends_on.is_empty() {
+                    None
+                } else {
+                    Some(depends_on)
+                },
             };
             let service = catalog::update_service(&core, &ctx, &slug, patch).await?;
             out.print(&service, || describe(&service));
         }
         ServiceCommand::Delete { slug } => {
             catalog::delete_service(&core, &ctx, &slug).await?;
-            out.print(&json!({ "deleted": slug }), || format!("deleted service {slug}"));
+            out.print(&json!({ "deleted": slug }), || {
+                format!("deleted service {slug}")
+            });
         }
     }
     core.storage.close().await;

@@ -18,8 +18,12 @@ use upkeep_core::config::{self, Config, LogFormat};
 pub use output::Output;
 
 #[derive(Parser)]
-#[command(name = "upkeep", version, about = "Production support for small teams, in one binary.",
-    after_help = "Examples:\n  upkeep serve\n  upkeep serve --database-url postgres://postgres@127.0.0.1:5432/upkeep\n  upkeep user create --email ana@example.com --role owner\n  upkeep service create api --name \"Public API\" --team platform")]
+#[command(
+    name = "upkeep",
+    version,
+    about = "Production support for small teams, in one binary.",
+    after_help = "Examples:\n  upkeep serve\n  upkeep serve --database-url postgres://postgres@127.0.0.1:5432/upkeep\n  upkeep user create --email ana@example.com --role owner\n  upkeep service create api --name \"Public API\" --team platform"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -46,14 +50,18 @@ pub struct GlobalArgs {
 #[derive(Subcommand)]
 pub enum Command {
     /// Run upkeep: web UI, API and background work.
-    #[command(after_help = "Examples:\n  upkeep serve\n  upkeep serve --listen 0.0.0.0:8080 --database-url postgres://postgres@127.0.0.1:5432/upkeep")]
+    #[command(
+        after_help = "Examples:\n  upkeep serve\n  upkeep serve --listen 0.0.0.0:8080 --database-url postgres://postgres@127.0.0.1:5432/upkeep"
+    )]
     Serve {
         /// Address to listen on (default 127.0.0.1:8080). Also UPKEEP_LISTEN.
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
     /// Bring the database schema up to this binary's version.
-    #[command(after_help = "Example:\n  upkeep migrate --database-url postgres://postgres@127.0.0.1:5432/upkeep")]
+    #[command(
+        after_help = "Example:\n  upkeep migrate --database-url postgres://postgres@127.0.0.1:5432/upkeep"
+    )]
     Migrate,
     /// Manage people.
     #[command(subcommand)]
@@ -92,14 +100,20 @@ pub fn load_config(global: &GlobalArgs) -> Result<Config, String> {
         config.database_url = url.clone();
     }
     if let Some(format) = &global.log_format {
-        config.log.format = if format == "json" { LogFormat::Json } else { LogFormat::Text };
+        config.log.format = if format == "json" {
+            LogFormat::Json
+        } else {
+            LogFormat::Text
+        };
     }
     Ok(config)
 }
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let out = Output { json: cli.global.json };
+    let out = Output {
+        json: cli.global.json,
+    };
     let config = match load_config(&cli.global) {
         Ok(config) => config,
         Err(message) => {
@@ -112,7 +126,10 @@ pub fn main() -> ExitCode {
             }
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -146,7 +163,10 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
         Command::Audit(command) => admin::audit(command, &config, out).await,
         Command::Config(command) => admin::config(command, &cli.global, out),
         Command::Openapi => {
-            println!("{}", serde_json::to_string_pretty(&upkeep_web::openapi_document())?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&upkeep_web::openapi_document())?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => crate::bench::run(args, out).await,
@@ -156,7 +176,11 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
 /// Open and migrate the database for an administrative command.
 pub(crate) async fn core_for_cli(config: &Config) -> anyhow::Result<upkeep_core::Core> {
     let (storage, _) = crate::backend::open_and_migrate(&config.database_url).await?;
-    Ok(upkeep_core::Core::new(storage, std::sync::Arc::new(upkeep_core::clock::SystemClock), config.clone()))
+    Ok(upkeep_core::Core::new(
+        storage,
+        std::sync::Arc::new(upkeep_core::clock::SystemClock),
+        config.clone(),
+    ))
 }
 
 #[cfg(test)]

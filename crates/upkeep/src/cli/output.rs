@@ -44,7 +44,12 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
         cells
             .iter()
             .enumerate()
-            .map(|(index, cell)| format!("{cell:<width$}", width = widths.get(index).copied().unwrap_or(0)))
+            .map(|(index, cell)| {
+                format!(
+                    "{cell:<width$}",
+                    width = widths.get(index).copied().unwrap_or(0)
+                )
+            })
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()

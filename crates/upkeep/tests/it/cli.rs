@@ -7,19 +7,37 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::databases::{backend_tests, raw_execute, TestDb};
+use crate::support::databases::{TestDb, backend_tests, raw_execute};
 
-backend_tests!(administers_people_tokens_and_services, refuses_a_schema_from_a_newer_binary);
+backend_tests!(
+    administers_people_tokens_and_services,
+    refuses_a_schema_from_a_newer_binary
+);
 
 const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
 
 fn upkeep(url: &str, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).args(["--database-url", url]).env_remove("UPKEEP_CONFIG").stdin(Stdio::null()).output().expect("run upkeep")
+    Command::new(BIN)
+        .args(args)
+        .args(["--database-url", url])
+        .env_remove("UPKEEP_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run upkeep")
 }
 
 fn json_of(output: &Output) -> Value {
-    assert!(output.status.success(), "upkeep failed: {}", String::from_utf8_lossy(&output.stderr));
-    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("not JSON ({err}): {}", String::from_utf8_lossy(&output.stdout)))
+    assert!(
+        output.status.success(),
+        "upkeep failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+        panic!(
+            "not JSON ({err}): {}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
 }
 
 fn stderr(output: &Output) -> String {
@@ -28,32 +46,97 @@ fn stderr(output: &Output) -> String {
 
 async fn administers_people_tokens_and_services(db: TestDb) {
     let url = db.url.clone();
-    let created = json_of(&upkeep(&url, &["user", "create", "--email", "Ana@Example.com", "--role", "owner", "--json"]));
+    let created = json_of(&upkeep(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "Ana@Example.com",
+            "--role",
+            "owner",
+            "--json",
+        ],
+    ));
     assert_eq!(created["user"]["email"], "ana@example.com");
-    assert!(created["generated_password"].as_str().is_some_and(|p| p.len() >= 20));
+    assert!(
+        created["generated_password"]
+            .as_str()
+            .is_some_and(|p| p.len() >= 20)
+    );
 
     // A password from stdin.
     let mut child = Command::new(BIN)
-        .args(["user", "create", "--email", "bo@example.com", "--role", "viewer", "--password-stdin", "--json", "--database-url", &url])
+        .args([
+            "user",
+            "create",
+            "--email",
+            "bo@example.com",
+            "--role",
+            "viewer",
+            "--password-stdin",
+            "--json",
+            "--database-url",
+            &url,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn");
-    child.stdin.take().expect("stdin").write_all(b"a long enough passphrase\n").expect("write");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a long enough passphrase\n")
+        .expect("write");
     let output = child.wait_with_output().expect("wait");
     assert_eq!(json_of(&output)["generated_password"], Value::Null);
 
-    let token = json_of(&upkeep(&url, &["token", "create", "--user", "ana@example.com", "--scope", "admin", "--expires", "90d", "--json"]));
+    let token = json_of(&upkeep(
+        &url,
+        &[
+            "token",
+            "create",
+            "--user",
+            "ana@example.com",
+            "--scope",
+            "admin",
+            "--expires",
+            "90d",
+            "--json",
+        ],
+    ));
     assert!(token["token"].as_str().unwrap_or("").starts_with("upk_"));
     assert_eq!(token["details"]["scope"], "admin");
     let listed = json_of(&upkeep(&url, &["token", "list", "--json"]));
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    assert!(!listed.to_string().contains(token["token"].as_str().unwrap_or("-")), "secrets are not listed");
+    assert!(
+        !listed
+            .to_string()
+            .contains(token["token"].as_str().unwrap_or("-")),
+        "secrets are not listed"
+    );
 
     json_of(&upkeep(&url, &["team", "create", "platform", "--json"]));
     json_of(&upkeep(&url, &["service", "create", "db", "--json"]));
-    let api = json_of(&upkeep(&url, &["service", "create", "api", "--name", "Public API", "--team", "platform", "--depends-on", "db", "--link", "repo=https://git.example.com/api", "--json"]));
+    let api = json_of(&upkeep(
+        &url,
+        &[
+            "service",
+            "create",
+            "api",
+            "--name",
+            "Public API",
+            "--team",
+            "platform",
+            "--depends-on",
+            "db",
+            "--link",
+            "repo=https://git.example.com/api",
+            "--json",
+        ],
+    ));
     assert_eq!(api["team_slug"], "platform");
     let shown = json_of(&upkeep(&url, &["service", "show", "api", "--json"]));
     assert_eq!(shown["depends_on"], serde_json::json!(["db"]));
@@ -68,34 +151,98 @@ async fn administers_people_tokens_and_services(db: TestDb) {
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("slug"), "{}", stderr(&bad));
     let bad = upkeep(&url, &["service", "create", "web", "--team", "nope"]);
-    assert!(stderr(&bad).contains("no team with slug nope"), "{}", stderr(&bad));
+    assert!(
+        stderr(&bad).contains("no team with slug nope"),
+        "{}",
+        stderr(&bad)
+    );
     let bad = upkeep(&url, &["service", "delete", "db"]);
     assert!(!bad.status.success());
     assert!(stderr(&bad).contains("depend on db"), "{}", stderr(&bad));
-    let bad = upkeep(&url, &["user", "create", "--email", "ana@example.com", "--role", "viewer"]);
+    let bad = upkeep(
+        &url,
+        &[
+            "user",
+            "create",
+            "--email",
+            "ana@example.com",
+            "--role",
+            "viewer",
+        ],
+    );
     assert!(stderr(&bad).contains("already exists"), "{}", stderr(&bad));
-    let bad = upkeep(&url, &["token", "create", "--user", "bo@example.com", "--scope", "write"]);
-    assert!(stderr(&bad).contains("viewer cannot hold a write token"), "{}", stderr(&bad));
+    let bad = upkeep(
+        &url,
+        &[
+            "token",
+            "create",
+            "--user",
+            "bo@example.com",
+            "--scope",
+            "write",
+        ],
+    );
+    assert!(
+        stderr(&bad).contains("viewer cannot hold a write token"),
+        "{}",
+        stderr(&bad)
+    );
     let bad = upkeep(&url, &["--json", "service", "show", "missing"]);
     let error: Value = serde_json::from_slice(&bad.stderr).expect("JSON error on stderr");
-    assert!(error["error"]["message"].as_str().unwrap_or("").contains("missing"));
-    assert_eq!(json_of(&upkeep(&url, &["service", "list", "--json"])).as_array().map(Vec::len), Some(2));
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("missing")
+    );
+    assert_eq!(
+        json_of(&upkeep(&url, &["service", "list", "--json"]))
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
 
     // Every change above is in the audit log, attributed to the CLI.
     let audit = json_of(&upkeep(&url, &["audit", "list", "--json"]));
-    let actions: Vec<&str> = audit.as_array().expect("list").iter().filter_map(|r| r["action"].as_str()).collect();
-    for action in ["user.create", "token.create", "team.create", "service.create"] {
-        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    for action in [
+        "user.create",
+        "token.create",
+        "team.create",
+        "service.create",
+    ] {
+        assert!(
+            actions.contains(&action),
+            "{action} missing from {actions:?}"
+        );
     }
-    assert!(audit[0]["actor_label"].as_str().unwrap_or("").starts_with("cli ("));
+    assert!(
+        audit[0]["actor_label"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("cli (")
+    );
 }
 
 async fn refuses_a_schema_from_a_newer_binary(db: TestDb) {
     raw_execute(&db, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (999, 'from the future', 0)").await.expect("insert");
     let output = upkeep(&db.url, &["migrate"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("version 999"), "{}", stderr(&output));
-    assert!(stderr(&output).contains("newer upkeep"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("version 999"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        stderr(&output).contains("newer upkeep"),
+        "{}",
+        stderr(&output)
+    );
 }
 
 #[test]
@@ -104,7 +251,11 @@ fn a_sqlite_path_into_a_missing_folder_is_refused() {
     let url = format!("sqlite://{}/no/such/folder/upkeep.db", dir.path().display());
     let output = upkeep(&url, &["migrate"]);
     assert!(!output.status.success());
-    assert!(stderr(&output).contains("does not exist"), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("does not exist"),
+        "{}",
+        stderr(&output)
+    );
     assert!(!dir.path().join("no").exists(), "nothing was created");
 }
 
@@ -123,9 +274,17 @@ fn every_command_has_help_with_an_example() {
         &["config", "check"],
         &["audit", "list"],
     ] {
-        let output = Command::new(BIN).args(command).arg("--help").output().expect("run");
+        let output = Command::new(BIN)
+            .args(command)
+            .arg("--help")
+            .output()
+            .expect("run");
         let text = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success() && text.contains("Example"), "upkeep {} --help: {text}", command.join(" "));
+        assert!(
+            output.status.success() && text.contains("Example"),
+            "upkeep {} --help: {text}",
+            command.join(" ")
+        );
     }
 }
 
@@ -133,26 +292,55 @@ fn every_command_has_help_with_an_example() {
 fn config_check_reports_every_problem_with_its_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("upkeep.toml");
-    std::fs::write(&path, "listen = \"not an address\"\n\n[auth]\nsesion_ttl = \"14d\"\nlogin_window = 5\n").expect("write");
-    let output = Command::new(BIN).args(["config", "check", "--config"]).arg(&path).env_remove("UPKEEP_CONFIG").output().expect("run");
+    std::fs::write(
+        &path,
+        "listen = \"not an address\"\n\n[auth]\nsesion_ttl = \"14d\"\nlogin_window = 5\n",
+    )
+    .expect("write");
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env_remove("UPKEEP_CONFIG")
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     assert!(text.contains("upkeep.toml:1: listen"), "{text}");
-    assert!(text.contains("upkeep.toml:4:") && text.contains("sesion_ttl"), "{text}");
+    assert!(
+        text.contains("upkeep.toml:4:") && text.contains("sesion_ttl"),
+        "{text}"
+    );
     assert!(text.contains("upkeep.toml:5: auth.login_window"), "{text}");
 
     std::fs::write(&path, "listen = \"127.0.0.1:9999\"\n").expect("write");
-    let output = Command::new(BIN).args(["config", "check", "--config"]).arg(&path).env_remove("UPKEEP_CONFIG").output().expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env_remove("UPKEEP_CONFIG")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     // `serve` refuses a broken file instead of starting with defaults.
     std::fs::write(&path, "listen = 5\n").expect("write");
-    let output = Command::new(BIN).args(["serve", "--config"]).arg(&path).output().expect("run");
+    let output = Command::new(BIN)
+        .args(["serve", "--config"])
+        .arg(&path)
+        .output()
+        .expect("run");
     assert!(!output.status.success());
     assert!(stderr(&output).contains("listen"), "{}", stderr(&output));
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
 }
 
 #[test]
@@ -160,7 +348,13 @@ fn serve_prints_the_setup_link_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--log-format", "json"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--log-format",
+            "json",
+        ])
         .current_dir(dir.path())
         .env_remove("UPKEEP_CONFIG")
         .env_remove("UPKEEP_DATABASE_URL")
@@ -169,26 +363,44 @@ fn serve_prints_the_setup_link_and_stops_on_sigterm() {
         .spawn()
         .expect("spawn serve");
     let started = Instant::now();
-    assert!(probe::healthz_answers(port, started), "upkeep serve answered /healthz");
-    assert!(dir.path().join("upkeep-data/upkeep.db").exists(), "the default database is in ./upkeep-data");
+    assert!(
+        probe::healthz_answers(port, started),
+        "upkeep serve answered /healthz"
+    );
+    assert!(
+        dir.path().join("upkeep-data/upkeep.db").exists(),
+        "the default database is in ./upkeep-data"
+    );
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success());
     let stopping = Instant::now();
     let exit = loop {
         if let Some(exit) = child.try_wait().expect("wait") {
             break exit;
         }
-        assert!(stopping.elapsed() < Duration::from_secs(15), "upkeep did not stop within 15 s of SIGTERM");
+        assert!(
+            stopping.elapsed() < Duration::from_secs(15),
+            "upkeep did not stop within 15 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(exit.success(), "exit status {exit}");
     let output = child.wait_with_output().expect("output");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.contains(&format!("http://127.0.0.1:{port}/setup?token=")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("http://127.0.0.1:{port}/setup?token=")),
+        "{stdout}"
+    );
     let logs = String::from_utf8_lossy(&output.stderr);
     let first = logs.lines().next().unwrap_or("");
-    assert!(serde_json::from_str::<Value>(first).is_ok(), "--log-format json logs JSON lines: {first}");
+    assert!(
+        serde_json::from_str::<Value>(first).is_ok(),
+        "--log-format json logs JSON lines: {first}"
+    );
     assert!(logs.contains("shutting down"));
 }
 
@@ -200,7 +412,9 @@ mod probe {
     pub fn healthz_answers(port: u16, started: Instant) -> bool {
         while started.elapsed() < Duration::from_secs(30) {
             if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-                let _ = stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+                let _ = stream.write_all(
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                );
                 let mut answer = String::new();
                 let _ = stream.read_to_string(&mut answer);
                 if answer.starts_with("HTTP/1.1 200") {

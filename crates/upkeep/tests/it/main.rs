@@ -5,8 +5,9 @@
 
 mod support;
 
-mod storage_conformance;
 mod api_story;
+mod authorization;
 mod cli;
 mod jobs_runtime;
 mod openapi_contract;
+mod storage_conformance;

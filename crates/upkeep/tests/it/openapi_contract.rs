@@ -7,7 +7,10 @@ fn every_api_operation_is_documented() {
     let mut operations = Vec::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for (method, operation) in item.as_object().expect("path item") {
-            let responses = operation["responses"].as_object().map(|r| r.keys().cloned().collect::<Vec<_>>().join(",")).unwrap_or_default();
+            let responses = operation["responses"]
+                .as_object()
+                .map(|r| r.keys().cloned().collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
             operations.push(format!("{} {path} -> {responses}", method.to_uppercase()));
         }
     }

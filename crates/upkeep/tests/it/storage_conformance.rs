@@ -841,7 +841,7 @@ async fn tokens_story(db: TestDb) {
         .list_tokens(None, page(2, &all.next_cursor))
         .await
         .expect("list");
-    assert_eq!(rest.items, [bobs.clone()], "{b}");
+    assert_eq!(rest.items, std::slice::from_ref(&bobs), "{b}");
     assert_eq!(rest.next_cursor, None);
 
     // Revoking stamps the first revocation time and makes the token unusable.
@@ -1020,12 +1020,12 @@ async fn teams_and_services_story(db: TestDb) {
         .list_teams(PageRequest::new(1, None))
         .await
         .expect("teams");
-    assert_eq!(teams.items, [payments.clone()], "{b}");
+    assert_eq!(teams.items, std::slice::from_ref(&payments), "{b}");
     let teams = storage
         .list_teams(page(1, &teams.next_cursor))
         .await
         .expect("teams");
-    assert_eq!(teams.items, [search.clone()], "{b}");
+    assert_eq!(teams.items, std::slice::from_ref(&search), "{b}");
     assert_eq!(teams.next_cursor, None, "{b}");
 
     let rename = TeamChanges {
@@ -1102,12 +1102,16 @@ async fn teams_and_services_story(db: TestDb) {
         .list_services(Some(payments.id), PageRequest::new(1, None))
         .await;
     let owned = owned.expect("list");
-    assert_eq!(owned.items, [db_svc.clone()], "{b}");
+    assert_eq!(owned.items, std::slice::from_ref(&db_svc), "{b}");
     let owned = storage
         .list_services(Some(payments.id), page(1, &owned.next_cursor))
         .await;
     let owned = owned.expect("list");
-    assert_eq!(owned.items, [api.clone()], "{b}: one team's services");
+    assert_eq!(
+        owned.items,
+        std::slice::from_ref(&api),
+        "{b}: one team's services"
+    );
     assert_eq!(owned.next_cursor, None);
     let none = storage
         .list_services(Some(search.id), PageRequest::default())

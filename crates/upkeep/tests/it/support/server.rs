@@ -10,7 +10,7 @@ use upkeep_core::clock::ManualClock;
 use upkeep_core::config::Config;
 use upkeep_core::identity::{self, NewUserInput};
 use upkeep_core::storage::{Role, Scope, User};
-use upkeep_core::{audit, Core};
+use upkeep_core::{Core, audit};
 
 use super::databases::TestDb;
 
@@ -32,14 +32,30 @@ impl TestServer {
 
     /// Start with a configuration adjusted by `adjust`.
     pub async fn start_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
-        let mut config = Config { listen: "127.0.0.1:0".parse().expect("address"), database_url: db.url.clone(), ..Config::default() };
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_url: db.url.clone(),
+            ..Config::default()
+        };
         config.log.level = "warn".into();
         config.shutdown_timeout = Duration::from_secs(5);
         adjust(&mut config);
         let clock = Arc::new(ManualClock::new(Timestamp::now()));
-        let running = server::start(config, clock.clone()).await.expect("start upkeep");
-        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Self { base: running.base_url(), clock, client, setup_url: running.setup_url.clone(), running: Some(running), db }
+        let running = server::start(config, clock.clone())
+            .await
+            .expect("start upkeep");
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        Self {
+            base: running.base_url(),
+            clock,
+            client,
+            setup_url: running.setup_url.clone(),
+            running: Some(running),
+            db,
+        }
     }
 
     pub fn core(&self) -> &Core {
@@ -54,16 +70,29 @@ impl TestServer {
     pub async fn user(&self, email: &str, role: Role) -> (User, String) {
         let password = format!("pw-{email}-long-enough");
         let ctx = audit::context(self.core(), audit::cli_actor(), None);
-        let user = identity::create_user(self.core(), &ctx, None, NewUserInput { email: email.into(), name: None, role, password: password.clone() })
-            .await
-            .expect("create user");
+        let user = identity::create_user(
+            self.core(),
+            &ctx,
+            None,
+            NewUserInput {
+                email: email.into(),
+                name: None,
+                role,
+                password: password.clone(),
+            },
+        )
+        .await
+        .expect("create user");
         (user, password)
     }
 
     /// An API token for `user` with `scope`.
     pub async fn token(&self, user: &User, scope: Scope) -> String {
         let ctx = audit::context(self.core(), audit::cli_actor(), None);
-        identity::create_token(self.core(), &ctx, None, user, "test", scope, None).await.expect("create token").secret
+        identity::create_token(self.core(), &ctx, None, user, "test", scope, None)
+            .await
+            .expect("create token")
+            .secret
     }
 
     /// A person with `role` and a token whose scope matches the role's reach.
