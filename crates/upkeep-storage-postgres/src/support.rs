@@ -9,8 +9,11 @@ use upkeep_storage::{AuditContext, StorageError, StorageResult};
 /// SQLSTATE codes meaning "the database cannot serve this right now" rather than "the request is wrong".
 fn is_unavailable_code(code: &str) -> bool {
     // Class 08: connection exceptions; class 53: insufficient resources (disk full, out of memory,
-    // too many connections); 57P01..57P03: admin/crash shutdown, cannot connect now.
-    code.starts_with("08") || code.starts_with("53") || matches!(code, "57P01" | "57P02" | "57P03")
+    // too many connections); 57P01..57P03: admin/crash shutdown, cannot connect now; 40001 and 40P01:
+    // serialization failure and deadlock, which succeed when retried.
+    code.starts_with("08")
+        || code.starts_with("53")
+        || matches!(code, "57P01" | "57P02" | "57P03" | "40001" | "40P01")
 }
 
 /// Map a driver error; lost connections, shutdowns, exhausted resources and pool timeouts become
@@ -127,6 +130,7 @@ mod tests {
         assert!(is_unavailable_code("08006"));
         assert!(is_unavailable_code("53100"));
         assert!(is_unavailable_code("57P01"));
+        assert!(is_unavailable_code("40P01"));
         assert!(!is_unavailable_code("57014"));
         assert!(!is_unavailable_code("23505"));
         assert!(!is_unavailable_code(""));

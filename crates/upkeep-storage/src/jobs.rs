@@ -13,7 +13,7 @@ pub struct NewJob {
     pub payload: Value,
     pub run_at: Timestamp,
     pub max_attempts: i32,
-    /// When set, a queued (not yet running) job with the same key is not enqueued twice.
+    /// When set, a job is not enqueued while another with the same key waits for its first run.
     pub dedup_key: Option<String>,
 }
 
@@ -38,7 +38,7 @@ pub struct JobCount {
 
 #[async_trait::async_trait]
 pub trait JobStore {
-    /// Returns the job id, or `None` when a queued job with the same dedup key exists.
+    /// Returns the job id, or `None` when a job with the same dedup key waits for its first run.
     async fn enqueue_job(&self, job: NewJob) -> StorageResult<Option<i64>>;
     /// Claim up to `limit` due jobs (queued with `run_at <= now`, or running with an expired lease)
     /// for `worker`, leasing them until `now + lease`. Each claim increments the attempt.

@@ -153,7 +153,10 @@ pub struct SessionCaller {
 impl FromRequestParts<AppState> for SessionCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = Caller::from_request_parts(parts, state).await?;
         match caller.principal.via {
             Via::Session { session_id, .. } => Ok(Self { caller, session_id }),

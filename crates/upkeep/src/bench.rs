@@ -84,10 +84,10 @@ async fn wait_ready(client: &reqwest::Client, base: &str, child: &mut Child) -> 
         if let Ok(Some(status)) = child.try_wait() {
             bail!("upkeep serve exited early with {status}");
         }
-        if let Ok(response) = client.get(format!("{base}/readyz")).send().await {
-            if response.status().is_success() {
-                return Ok(());
-            }
+        if let Ok(response) = client.get(format!("{base}/readyz")).send().await
+            && response.status().is_success()
+        {
+            return Ok(());
         }
         if Instant::now() > deadline {
             bail!("upkeep serve did not become ready within 60 s");

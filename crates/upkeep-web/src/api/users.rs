@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::views::{Paged, UserView};
 use super::{ApiPath, ApiQuery, PageQuery};
 use crate::AppState;
-use crate::auth::{Caller, AdminCaller};
+use crate::auth::{AdminCaller, Caller};
 use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::json::ApiJson;
 

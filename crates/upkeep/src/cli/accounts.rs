@@ -8,11 +8,11 @@ use clap::Subcommand;
 use serde_json::json;
 use upkeep_core::config::{Config, parse_duration};
 use upkeep_core::identity::{self, NewUserInput, UserPatch};
-use upkeep_core::storage::{PageRequest, Role, Scope};
+use upkeep_core::storage::{Role, Scope};
 use upkeep_core::{Core, audit};
 
 use super::core_for_cli;
-use super::output::{Output, table};
+use super::output::{Output, all_pages, table};
 
 #[derive(Subcommand)]
 pub enum UserCommand {
@@ -240,16 +240,7 @@ pub async fn user(command: UserCommand, config: &Config, out: &Output) -> anyhow
 }
 
 async fn all_users(core: &Core) -> anyhow::Result<Vec<upkeep_core::storage::User>> {
-    let mut users = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = identity::list_users(core, None, PageRequest::new(500, cursor)).await?;
-        users.extend(page.items);
-        match page.next_cursor.and_then(|c| c.parse().ok()) {
-            Some(next) => cursor = Some(next),
-            None => return Ok(users),
-        }
-    }
+    all_pages(|page| identity::list_users(core, None, page)).await
 }
 
 pub async fn token(
@@ -290,18 +281,8 @@ pub async fn token(
                 Some(email) => Some(identity::user_by_email(&core, &email).await?.id),
                 None => None,
             };
-            let mut tokens = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page =
-                    identity::list_tokens(&core, None, user_id, PageRequest::new(500, cursor))
-                        .await?;
-                tokens.extend(page.items);
-                match page.next_cursor.and_then(|c| c.parse().ok()) {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            let tokens =
+                all_pages(|page| identity::list_tokens(&core, None, user_id, page)).await?;
             let now = core.now();
             out.print(&tokens, || {
                 table(

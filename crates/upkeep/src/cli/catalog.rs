@@ -7,11 +7,11 @@ use clap::Subcommand;
 use serde_json::json;
 use upkeep_core::catalog::{self, ServiceInput, ServicePatch, TeamInput};
 use upkeep_core::config::Config;
-use upkeep_core::storage::{PageRequest, Service, ServiceLink};
+use upkeep_core::storage::{Service, ServiceLink};
 use upkeep_core::{Core, audit};
 
 use super::core_for_cli;
-use super::output::{Output, table};
+use super::output::{Output, all_pages, table};
 
 #[derive(Subcommand)]
 pub enum TeamCommand {
@@ -127,16 +127,7 @@ fn describe(service: &Service) -> String {
 }
 
 async fn all_services(core: &Core, team: Option<&str>) -> anyhow::Result<Vec<Service>> {
-    let mut services = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = catalog::list_services(core, team, PageRequest::new(500, cursor)).await?;
-        services.extend(page.items);
-        match page.next_cursor.and_then(|c| c.parse().ok()) {
-            Some(next) => cursor = Some(next),
-            None => return Ok(services),
-        }
-    }
+    all_pages(|page| catalog::list_services(core, team, page)).await
 }
 
 pub async fn team(command: TeamCommand, config: &Config, out: &Output) -> anyhow::Result<ExitCode> {
@@ -163,16 +154,7 @@ pub async fn team(command: TeamCommand, config: &Config, out: &Output) -> anyhow
             });
         }
         TeamCommand::List => {
-            let mut teams = Vec::new();
-            let mut cursor = None;
-            loop {
-                let page = catalog::list_teams(&core, PageRequest::new(500, cursor)).await?;
-                teams.extend(page.items);
-                match page.next_cursor.and_then(|c| c.parse().ok()) {
-                    Some(next) => cursor = Some(next),
-                    None => break,
-                }
-            }
+            let teams = all_pages(|page| catalog::list_teams(&core, page)).await?;
             out.print(&teams, || {
                 table(
                     &["SLUG", "NAME"],

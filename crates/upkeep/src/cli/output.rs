@@ -62,3 +62,21 @@ pub fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     out.extend(rows.into_iter().map(line));
     out.join("\n")
 }
+
+/// Every item of a paginated list, fetched page by page.
+pub async fn all_pages<T, F, Fut>(mut fetch: F) -> anyhow::Result<Vec<T>>
+where
+    F: FnMut(upkeep_core::storage::PageRequest) -> Fut,
+    Fut: std::future::Future<Output = upkeep_core::CoreResult<upkeep_core::storage::Page<T>>>,
+{
+    let mut items = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = fetch(upkeep_core::storage::PageRequest::new(500, cursor)).await?;
+        items.extend(page.items);
+        match page.next_cursor.and_then(|next| next.parse().ok()) {
+            Some(next) => cursor = Some(next),
+            None => return Ok(items),
+        }
+    }
+}

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use upkeep_core::storage::{Role, Scope};
 
-use crate::support::databases::{backend_tests, TestDb};
+use crate::support::databases::{TestDb, backend_tests};
 use crate::support::server::TestServer;
 
 backend_tests!(lesser_callers_are_refused_everywhere);
@@ -62,21 +62,34 @@ fn the_table_names_every_documented_operation() {
             "{method} {path} has no row in the authorisation table"
         );
     }
-    assert_eq!(documented.len(), OPERATIONS.len(), "the table names operations that no longer exist");
+    assert_eq!(
+        documented.len(),
+        OPERATIONS.len(),
+        "the table names operations that no longer exist"
+    );
 }
 
 fn concrete(path: &str) -> String {
     path.replace("{id}", "999999").replace("{slug}", "missing")
 }
 
-async fn call(server: &TestServer, method: &str, path: &str, token: Option<&str>) -> (StatusCode, Value) {
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+) -> (StatusCode, Value) {
     let method = Method::from_bytes(method.as_bytes()).expect("method");
-    let mut request = server.client.request(method.clone(), server.url(&concrete(path)));
+    let mut request = server
+        .client
+        .request(method.clone(), server.url(&concrete(path)));
     if let Some(token) = token {
         request = request.bearer_auth(token);
     }
     if method != Method::GET {
-        request = request.header("content-type", "application/json").body("{}");
+        request = request
+            .header("content-type", "application/json")
+            .body("{}");
     }
     let response = request.send().await.expect("send");
     let status = response.status();
@@ -90,22 +103,36 @@ async fn lesser_callers_are_refused_everywhere(db: TestDb) {
     let owner_write = server.token(&owner, Scope::Write).await;
     let owner_admin = server.token(&owner, Scope::Admin).await;
     let (_, viewer) = server.caller("viewer@example.com", Role::Viewer).await;
-    let (_, responder) = server.caller("responder@example.com", Role::Responder).await;
+    let (_, responder) = server
+        .caller("responder@example.com", Role::Responder)
+        .await;
 
     for &(method, path, needs) in OPERATIONS {
         let (status, body) = call(&server, method, path, None).await;
-        assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path} without credentials: {body}");
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path} without credentials: {body}"
+        );
         assert_eq!(body["error"]["code"], "unauthenticated", "{method} {path}");
 
         let lesser: Vec<(&str, &String)> = match needs {
             Needs::Anyone | Needs::Read => Vec::new(),
             Needs::Write => vec![("viewer role", &viewer), ("read scope", &owner_read)],
-            Needs::Admin => vec![("viewer role", &viewer), ("responder role", &responder), ("write scope", &owner_write)],
+            Needs::Admin => vec![
+                ("viewer role", &viewer),
+                ("responder role", &responder),
+                ("write scope", &owner_write),
+            ],
             Needs::Session => vec![("admin token", &owner_admin)],
         };
         for (who, token) in lesser {
             let (status, body) = call(&server, method, path, Some(token)).await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {who}: {body}");
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} as {who}: {body}"
+            );
         }
         // The weakest caller the table allows gets past authorisation (any answer but 401/403).
         let allowed = match needs {

@@ -11,3 +11,4 @@ mod cli;
 mod jobs_runtime;
 mod openapi_contract;
 mod storage_conformance;
+mod ui_pages;

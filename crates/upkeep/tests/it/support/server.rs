@@ -21,7 +21,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub setup_url: Option<String>,
     running: Option<Running>,
-    pub db: TestDb,
+    /// Keeps the database (and its folder) alive while the server runs.
+    _db: TestDb,
 }
 
 impl TestServer {
@@ -54,7 +55,7 @@ impl TestServer {
             client,
             setup_url: running.setup_url.clone(),
             running: Some(running),
-            db,
+            _db: db,
         }
     }
 
