@@ -7,6 +7,7 @@ mod support;
 
 mod api_story;
 mod authorization;
+mod browser;
 mod cli;
 mod jobs_runtime;
 mod openapi_contract;
