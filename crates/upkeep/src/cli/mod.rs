@@ -192,4 +192,25 @@ mod tests {
     fn command_line_is_well_formed() {
         Cli::command().debug_assert();
     }
+
+    /// Every runnable command (a leaf of the tree) shows an example in its `--help`.
+    #[test]
+    fn every_command_has_an_example() {
+        fn walk(command: &clap::Command, path: String, missing: &mut Vec<String>) {
+            let leaves: Vec<_> = command.get_subcommands().filter(|sub| sub.get_name() != "help").collect();
+            if leaves.is_empty() {
+                let help = command.get_after_help().map(ToString::to_string).unwrap_or_default();
+                if !help.contains("Example") {
+                    missing.push(path);
+                }
+                return;
+            }
+            for sub in leaves {
+                walk(sub, format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "upkeep".into(), &mut missing);
+        assert!(missing.is_empty(), "commands without an example: {missing:?}");
+    }
 }
