@@ -278,6 +278,7 @@ pub async fn create_service(
                 team_id,
                 links,
                 depends_on,
+                ping_key: crate::identity::random_secret(24).to_lowercase(),
             },
         )
         .await?)

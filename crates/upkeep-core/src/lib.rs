@@ -11,6 +11,7 @@ pub mod config;
 mod error;
 pub mod identity;
 pub mod jobs;
+pub mod monitors;
 
 use std::sync::Arc;
 
@@ -29,6 +30,8 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
     pub workers: WorkerRegistry,
+    /// This node's monitor writer (pings, check results, deadline sweeps).
+    pub ingest: monitors::Ingest,
 }
 
 impl Core {
@@ -38,6 +41,7 @@ impl Core {
             clock,
             config: Arc::new(config),
             workers: WorkerRegistry::default(),
+            ingest: monitors::Ingest::default(),
         }
     }
 

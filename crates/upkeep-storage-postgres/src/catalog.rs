@@ -14,7 +14,7 @@ use crate::PostgresStorage;
 use crate::support::{db_err, get, insert_audit, millis, snapshot, timestamp, unique_err};
 
 const TEAM_COLUMNS: &str = "id, slug, name, description, created_at, updated_at";
-const SERVICE_SELECT: &str = "SELECT s.id, s.slug, s.name, s.description, s.team_id, t.slug AS team_slug, s.links_json, s.created_at, s.updated_at
+const SERVICE_SELECT: &str = "SELECT s.id, s.slug, s.name, s.description, s.team_id, t.slug AS team_slug, s.links_json, s.ping_key, s.created_at, s.updated_at
      FROM services s LEFT JOIN teams t ON t.id = s.team_id";
 
 fn team_from_row(row: &PgRow) -> StorageResult<Team> {
@@ -53,6 +53,7 @@ async fn service_from_row(conn: &mut PgConnection, row: &PgRow) -> StorageResult
         team_slug: get(row, "team_slug")?,
         links,
         depends_on,
+        ping_key: get(row, "ping_key")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
     })
@@ -251,8 +252,8 @@ impl CatalogStore for PostgresStorage {
     ) -> StorageResult<Service> {
         let mut tx = self.begin_write().await?;
         let id: i64 = sqlx::query(
-            "INSERT INTO services (slug, name, description, team_id, links_json, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id",
+            "INSERT INTO services (slug, name, description, team_id, links_json, created_at, updated_at, ping_key)
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $7) RETURNING id",
         )
         .bind(&service.slug)
         .bind(&service.name)
@@ -260,6 +261,7 @@ impl CatalogStore for PostgresStorage {
         .bind(service.team_id)
         .bind(links_text(&service.links)?)
         .bind(millis(ctx.at))
+        .bind(&service.ping_key)
         .fetch_one(&mut *tx)
         .await
         .and_then(|row| row.try_get("id"))

@@ -8,6 +8,7 @@ mod audit;
 mod catalog;
 mod identity;
 mod jobs;
+mod monitors;
 mod schema;
 mod support;
 

@@ -10,7 +10,8 @@ use upkeep_storage::{SchemaStatus, StorageError, StorageResult};
 use crate::support::db_err;
 
 /// `(version, name, SQL)`. Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "foundation", FOUNDATION)];
+const MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "foundation", FOUNDATION), (2, "monitors", MONITORS)];
 
 /// The advisory lock key that serialises migrations across nodes ("upkeep" in ASCII, then 1).
 const MIGRATION_LOCK: i64 = 0x7570_6b65_6570_0001;
@@ -125,6 +126,81 @@ CREATE TABLE jobs (
 CREATE INDEX jobs_due ON jobs(status, run_at);
 -- Only never-claimed jobs (attempt 0): a failed job requeued for a retry must not collide with a newer duplicate.
 CREATE UNIQUE INDEX jobs_dedup ON jobs(dedup_key) WHERE status = 'queued' AND attempt = 0 AND dedup_key IS NOT NULL;
+"#;
+
+/// Monitors, their state, results, pings and state-change events; services gain a `ping_key` (existing
+/// services get a random 24-hex-digit key, like SQLite's `hex(randomblob(12))`).
+const MONITORS: &str = r#"
+ALTER TABLE services ADD COLUMN ping_key TEXT;
+UPDATE services SET ping_key = substr(md5(random()::text || clock_timestamp()::text || id::text), 1, 24) WHERE ping_key IS NULL;
+CREATE UNIQUE INDEX services_ping_key ON services(ping_key);
+CREATE TABLE monitors (
+    id BIGSERIAL PRIMARY KEY,
+    service_id BIGINT NOT NULL REFERENCES services(id),
+    name TEXT NOT NULL,
+    slug TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    settings_json TEXT NOT NULL,
+    interval_ms BIGINT NOT NULL,
+    failure_threshold INTEGER NOT NULL,
+    success_threshold INTEGER NOT NULL,
+    ping_token TEXT NOT NULL UNIQUE,
+    managed_by TEXT,
+    paused BOOLEAN NOT NULL DEFAULT FALSE,
+    resume_at BIGINT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    consecutive_failures INTEGER NOT NULL,
+    consecutive_successes INTEGER NOT NULL,
+    last_checked_at BIGINT,
+    last_change_at BIGINT,
+    last_ping_at BIGINT,
+    last_start_at BIGINT,
+    last_start_rid TEXT,
+    deadline_at BIGINT,
+    last_error TEXT,
+    last_duration_ms BIGINT,
+    UNIQUE (service_id, slug)
+);
+CREATE INDEX monitors_deadline ON monitors(deadline_at) WHERE deadline_at IS NOT NULL;
+CREATE INDEX monitors_status ON monitors(status);
+CREATE TABLE monitor_events (
+    id BIGSERIAL PRIMARY KEY,
+    monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    from_status TEXT NOT NULL,
+    to_status TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX monitor_events_monitor ON monitor_events(monitor_id, id);
+CREATE TABLE heartbeat_pings (
+    id BIGSERIAL PRIMARY KEY,
+    monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    exit_status INTEGER,
+    rid TEXT,
+    duration_ms BIGINT,
+    body TEXT,
+    method TEXT NOT NULL,
+    remote_addr TEXT,
+    user_agent TEXT
+);
+CREATE INDEX heartbeat_pings_monitor ON heartbeat_pings(monitor_id, id);
+CREATE INDEX heartbeat_pings_at ON heartbeat_pings(at);
+CREATE TABLE check_results (
+    id BIGSERIAL PRIMARY KEY,
+    monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    success BOOLEAN NOT NULL,
+    duration_ms BIGINT NOT NULL,
+    status_code INTEGER,
+    error TEXT,
+    details_json TEXT NOT NULL
+);
+CREATE INDEX check_results_monitor ON check_results(monitor_id, id);
+CREATE INDEX check_results_at ON check_results(at);
 "#;
 
 fn latest() -> i64 {

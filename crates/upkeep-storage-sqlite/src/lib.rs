@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod identity;
 mod jobs;
+mod monitors;
 mod schema;
 mod support;
 

@@ -47,6 +47,8 @@ pub struct Service {
     pub links: Vec<ServiceLink>,
     /// Slugs of the services this one depends on, sorted.
     pub depends_on: Vec<String>,
+    /// Key for heartbeat slug URLs: `/ping/<ping_key>/<monitor-slug>`.
+    pub ping_key: String,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -60,6 +62,7 @@ pub struct NewService {
     pub links: Vec<ServiceLink>,
     /// Ids of services this one depends on (already checked to exist and not to form a cycle).
     pub depends_on: Vec<i64>,
+    pub ping_key: String,
 }
 
 #[derive(Debug, Clone, Default)]

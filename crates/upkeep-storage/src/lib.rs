@@ -10,6 +10,7 @@ mod catalog;
 mod error;
 mod identity;
 mod jobs;
+mod monitors;
 mod page;
 
 pub use audit::{Actor, ActorKind, AuditContext, AuditFilter, AuditRecord, AuditStore};
@@ -21,6 +22,10 @@ pub use identity::{
     ApiToken, IdentityStore, NewSession, NewToken, NewUser, Role, Scope, Session, User, UserChanges,
 };
 pub use jobs::{JobCount, JobRecord, JobStore, NewJob};
+pub use monitors::{
+    CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter, MonitorState,
+    MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
+};
 pub use page::{Page, PageRequest};
 
 use std::sync::Arc;
@@ -48,7 +53,9 @@ pub struct PoolStats {
 
 /// Everything a backend provides. Implemented once per database.
 #[async_trait::async_trait]
-pub trait Storage: IdentityStore + AuditStore + CatalogStore + JobStore + Send + Sync {
+pub trait Storage:
+    IdentityStore + AuditStore + CatalogStore + JobStore + MonitorStore + Send + Sync
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;
     /// Apply every migration this binary knows that the database has not seen.

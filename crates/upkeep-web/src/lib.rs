@@ -8,6 +8,7 @@ mod error;
 mod json;
 mod metrics;
 mod ops;
+mod ping;
 mod ui;
 
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub use metrics::Metrics;
 pub struct AppState {
     pub core: Core,
     pub metrics: Arc<Metrics>,
+    pub ping_limiter: Arc<ping::PingLimiter>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl AppState {
         Self {
             core,
             metrics: Arc::new(Metrics::new()),
+            ping_limiter: Arc::new(ping::PingLimiter::default()),
         }
     }
 }
@@ -52,6 +55,7 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .merge(ops::routes())
+        .merge(ping::routes())
         .merge(ui::routes())
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn_with_state(

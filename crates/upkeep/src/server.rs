@@ -14,6 +14,7 @@ use upkeep_core::clock::Clock;
 use upkeep_core::config::Config;
 use upkeep_core::identity;
 use upkeep_core::jobs::{Housekeeping, JobRegistry, JobRunner, spawn_worker};
+use upkeep_core::monitors::{DeadlineSweeper, Ingest};
 use upkeep_web::AppState;
 
 /// A started server.
@@ -99,6 +100,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .map(|token| format!("{}/setup?token={token}", core.config.base_url()));
 
     let mut workers = Vec::new();
+    // The monitor writer runs on every node that accepts pings or runs checks.
+    workers.push(Ingest::start(&core, shutdown.clone()));
     if core.config.roles.workers {
         let registry = JobRegistry::default();
         workers.push(spawn_worker(
@@ -110,6 +113,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     if core.config.roles.scheduler {
         workers.push(spawn_worker(
             Housekeeping::new(core.clone()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
+        workers.push(spawn_worker(
+            DeadlineSweeper::new(core.clone()),
             core.workers.clone(),
             shutdown.clone(),
         ));

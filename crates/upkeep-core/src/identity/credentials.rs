@@ -22,6 +22,13 @@ pub fn random_secret(len: usize) -> String {
     Alphanumeric.sample_string(&mut OsRng, len)
 }
 
+/// `bytes` random bytes as lower-case hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::RngCore::fill_bytes(&mut OsRng, &mut buffer);
+    hex::encode(buffer)
+}
+
 /// Digest under which a high-entropy secret (session, API or setup token) is stored and looked up.
 pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))

@@ -12,7 +12,10 @@ pub use accounts::{
     ensure_setup_token, list_users, reset_password, setup_pending, setup_token_valid, update_user,
     user_by_email,
 };
-pub use credentials::{MIN_PASSWORD_LENGTH, generate_password, hash_secret, validate_password};
+pub use credentials::{
+    MIN_PASSWORD_LENGTH, generate_password, hash_secret, random_hex, random_secret,
+    validate_password,
+};
 pub use principal::{Capability, Principal, Via};
 pub use sessions::{LoginOutcome, SESSION_COOKIE, end_session, log_in, session_principal};
 pub use tokens::{

@@ -4,6 +4,7 @@
 
 mod audit;
 mod me;
+mod monitors;
 mod services;
 mod system;
 mod teams;
@@ -87,6 +88,17 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             services::delete_service
         ))
         .routes(routes!(system::list_workers))
+        .routes(routes!(monitors::list_monitors, monitors::create_monitor))
+        .routes(routes!(
+            monitors::get_monitor,
+            monitors::update_monitor,
+            monitors::delete_monitor
+        ))
+        .routes(routes!(monitors::pause_monitor))
+        .routes(routes!(monitors::resume_monitor))
+        .routes(routes!(monitors::list_events))
+        .routes(routes!(monitors::list_pings))
+        .routes(routes!(monitors::list_results))
         .split_for_parts()
 }
 

@@ -5,6 +5,7 @@
 mod accounts;
 mod admin;
 mod catalog;
+mod monitors;
 mod output;
 
 use std::collections::BTreeMap;
@@ -75,6 +76,9 @@ pub enum Command {
     /// Manage services.
     #[command(subcommand)]
     Service(catalog::ServiceCommand),
+    /// Manage monitors (active checks and heartbeats).
+    #[command(subcommand)]
+    Monitor(Box<monitors::MonitorCommand>),
     /// Read the audit log.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
@@ -160,6 +164,7 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
         Command::Token(command) => accounts::token(command, &config, out).await,
         Command::Team(command) => catalog::team(command, &config, out).await,
         Command::Service(command) => catalog::service(command, &config, out).await,
+        Command::Monitor(command) => monitors::monitor(*command, &config, out).await,
         Command::Audit(command) => admin::audit(command, &config, out).await,
         Command::Config(command) => admin::config(command, &cli.global, out),
         Command::Openapi => {
@@ -197,9 +202,15 @@ mod tests {
     #[test]
     fn every_command_has_an_example() {
         fn walk(command: &clap::Command, path: String, missing: &mut Vec<String>) {
-            let leaves: Vec<_> = command.get_subcommands().filter(|sub| sub.get_name() != "help").collect();
+            let leaves: Vec<_> = command
+                .get_subcommands()
+                .filter(|sub| sub.get_name() != "help")
+                .collect();
             if leaves.is_empty() {
-                let help = command.get_after_help().map(ToString::to_string).unwrap_or_default();
+                let help = command
+                    .get_after_help()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
                 if !help.contains("Example") {
                     missing.push(path);
                 }
@@ -211,6 +222,9 @@ mod tests {
         }
         let mut missing = Vec::new();
         walk(&Cli::command(), "upkeep".into(), &mut missing);
-        assert!(missing.is_empty(), "commands without an example: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "commands without an example: {missing:?}"
+        );
     }
 }

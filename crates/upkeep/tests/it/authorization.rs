@@ -45,6 +45,16 @@ const OPERATIONS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/services/{slug}", Needs::Read),
     ("PATCH", "/api/v1/services/{slug}", Needs::Write),
     ("DELETE", "/api/v1/services/{slug}", Needs::Write),
+    ("GET", "/api/v1/monitors", Needs::Read),
+    ("POST", "/api/v1/monitors", Needs::Write),
+    ("GET", "/api/v1/monitors/{id}", Needs::Read),
+    ("PUT", "/api/v1/monitors/{id}", Needs::Write),
+    ("DELETE", "/api/v1/monitors/{id}", Needs::Write),
+    ("POST", "/api/v1/monitors/{id}/pause", Needs::Write),
+    ("POST", "/api/v1/monitors/{id}/resume", Needs::Write),
+    ("GET", "/api/v1/monitors/{id}/events", Needs::Read),
+    ("GET", "/api/v1/monitors/{id}/pings", Needs::Read),
+    ("GET", "/api/v1/monitors/{id}/results", Needs::Read),
 ];
 
 #[test]

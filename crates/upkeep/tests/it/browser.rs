@@ -171,6 +171,30 @@ impl Browser {
             .to_string()
     }
 
+    /// Wait (bounded) until the page's URL satisfies `wanted`: a click only starts a navigation.
+    async fn wait_for_url(&self, wanted: impl Fn(&str) -> bool) -> String {
+        let started = Instant::now();
+        loop {
+            let url = self.url().await;
+            if wanted(&url) || started.elapsed() > Duration::from_secs(15) {
+                return url;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Wait (bounded) until the page shows `wanted`; returns the page's text.
+    async fn wait_for_text(&self, wanted: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let text = self.text().await;
+            if text.contains(wanted) || started.elapsed() > Duration::from_secs(15) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     async fn text(&self) -> String {
         let body = self.element("body").await;
         self.command(
@@ -213,10 +237,10 @@ async fn a_person_sets_up_upkeep_in_a_browser(db: TestDb) {
     browser
         .click("form[action='/setup'] button[type=submit]")
         .await;
+    let url = browser.wait_for_url(|url| url.ends_with("/services")).await;
     assert!(
-        browser.url().await.ends_with("/services"),
-        "setup lands on the services page: {}",
-        browser.url().await
+        url.ends_with("/services"),
+        "setup lands on the services page: {url}"
     );
     assert!(
         browser.text().await.contains("ana@example.com"),
@@ -231,11 +255,10 @@ async fn a_person_sets_up_upkeep_in_a_browser(db: TestDb) {
     browser
         .click("form[action='/services'] button[type=submit]")
         .await;
-    assert!(
-        browser.url().await.ends_with("/services/checkout"),
-        "{}",
-        browser.url().await
-    );
+    let url = browser
+        .wait_for_url(|url| url.ends_with("/services/checkout"))
+        .await;
+    assert!(url.ends_with("/services/checkout"), "{url}");
     assert!(
         browser.text().await.contains("Checkout <beta>"),
         "the name shows as typed, escaped in the HTML"
@@ -252,11 +275,8 @@ async fn a_person_sets_up_upkeep_in_a_browser(db: TestDb) {
     browser
         .click("form[action='/logout'] button[type=submit]")
         .await;
-    assert!(
-        browser.url().await.contains("/login"),
-        "{}",
-        browser.url().await
-    );
+    let url = browser.wait_for_url(|url| url.contains("/login")).await;
+    assert!(url.contains("/login"), "{url}");
     browser
         .type_into("input[name=email]", "ana@example.com")
         .await;
@@ -266,13 +286,11 @@ async fn a_person_sets_up_upkeep_in_a_browser(db: TestDb) {
     browser
         .click("form[action='/login'] button[type=submit]")
         .await;
-    let page = browser.text().await;
+    let page = browser.wait_for_text("wrong").await;
     assert!(page.contains("wrong"), "a refused sign-in says why: {page}");
     browser.open(&server.url("/services")).await;
-    assert!(
-        browser.url().await.contains("/login"),
-        "signed out for real"
-    );
+    let url = browser.wait_for_url(|url| url.contains("/login")).await;
+    assert!(url.contains("/login"), "signed out for real: {url}");
 
     browser.close().await;
     server.stop().await;

@@ -988,6 +988,7 @@ fn new_service(slug: &str, team_id: Option<i64>, depends_on: Vec<i64>) -> NewSer
             url: format!("https://git.x.test/{slug}"),
         }],
         depends_on,
+        ping_key: format!("key-{slug}"),
     }
 }
 

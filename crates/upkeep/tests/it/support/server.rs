@@ -22,7 +22,7 @@ pub struct TestServer {
     pub setup_url: Option<String>,
     running: Option<Running>,
     /// Keeps the database (and its folder) alive while the server runs.
-    _db: TestDb,
+    _db: Option<TestDb>,
 }
 
 impl TestServer {
@@ -33,6 +33,15 @@ impl TestServer {
 
     /// Start with a configuration adjusted by `adjust`.
     pub async fn start_with(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
+        let clock = Arc::new(ManualClock::new(Timestamp::now()));
+        Self::start_on(db, clock, adjust).await
+    }
+
+    async fn start_on(
+        db: TestDb,
+        clock: Arc<ManualClock>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: db.url.clone(),
@@ -41,7 +50,6 @@ impl TestServer {
         config.log.level = "warn".into();
         config.shutdown_timeout = Duration::from_secs(5);
         adjust(&mut config);
-        let clock = Arc::new(ManualClock::new(Timestamp::now()));
         let running = server::start(config, clock.clone())
             .await
             .expect("start upkeep");
@@ -55,8 +63,18 @@ impl TestServer {
             client,
             setup_url: running.setup_url.clone(),
             running: Some(running),
-            _db: db,
+            _db: Some(db),
         }
+    }
+
+    /// Stop the server and start a new one on the same database and clock, as a restart would.
+    pub async fn restart(mut self) -> Self {
+        if let Some(running) = self.running.take() {
+            running.stop().await.expect("stop upkeep");
+        }
+        let clock = self.clock.clone();
+        let db = self._db.take().expect("the database of a running server");
+        Self::start_on(db, clock, |_| {}).await
     }
 
     pub fn core(&self) -> &Core {
