@@ -14,7 +14,8 @@ use upkeep_core::clock::Clock;
 use upkeep_core::config::Config;
 use upkeep_core::identity;
 use upkeep_core::jobs::{Housekeeping, JobRegistry, JobRunner, spawn_worker};
-use upkeep_core::monitors::{DeadlineSweeper, Ingest};
+use upkeep_core::monitors::scheduler::{DEFAULT_CONCURRENCY, DEFAULT_PER_HOST};
+use upkeep_core::monitors::{CheckScheduler, DeadlineSweeper, Ingest};
 use upkeep_web::AppState;
 
 /// A started server.
@@ -23,6 +24,8 @@ pub struct Running {
     pub core: Core,
     /// The one-time setup URL, when nobody has an account yet.
     pub setup_url: Option<String>,
+    /// The active-check scheduler, when this node runs workers.
+    pub scheduler: Option<Arc<CheckScheduler>>,
     shutdown: CancellationToken,
     http: JoinHandle<std::io::Result<()>>,
     workers: Vec<JoinHandle<()>>,
@@ -102,7 +105,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let mut workers = Vec::new();
     // The monitor writer runs on every node that accepts pings or runs checks.
     workers.push(Ingest::start(&core, shutdown.clone()));
+    let mut scheduler = None;
     if core.config.roles.workers {
+        let checks = Arc::new(CheckScheduler::new(
+            core.clone(),
+            DEFAULT_CONCURRENCY,
+            DEFAULT_PER_HOST,
+        ));
+        workers.push(tokio::spawn(checks.clone().run(shutdown.clone())));
+        scheduler = Some(checks);
         let registry = JobRegistry::default();
         workers.push(spawn_worker(
             JobRunner::new(core.clone(), registry, node_name()),
@@ -140,6 +151,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         addr,
         core,
         setup_url,
+        scheduler,
         shutdown,
         http,
         workers,

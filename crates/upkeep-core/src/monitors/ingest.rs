@@ -41,6 +41,7 @@ enum Request {
         outcome: CheckOutcome,
         details: Value,
         status_code: Option<i32>,
+        ack: oneshot::Sender<CoreResult<()>>,
     },
     Sweep {
         monitor_id: i64,
@@ -99,6 +100,8 @@ impl Ingest {
     }
 
     /// Record an active check's outcome (fire and forget: the writer retries and logs).
+    /// Record an active check's outcome; returns once it is committed, or with an error once the writer
+    /// has given up retrying (the monitor's status is then unchanged).
     pub async fn check(
         &self,
         core: &Core,
@@ -106,17 +109,19 @@ impl Ingest {
         outcome: CheckOutcome,
         status_code: Option<i32>,
         details: Value,
-    ) {
-        self.submit(
-            core,
-            Request::Check {
-                monitor_id,
-                outcome,
-                details,
-                status_code,
-            },
-        )
-        .await;
+    ) -> CoreResult<()> {
+        let (ack, answer) = oneshot::channel();
+        let request = Request::Check {
+            monitor_id,
+            outcome,
+            details,
+            status_code,
+            ack,
+        };
+        self.submit(core, request).await;
+        answer
+            .await
+            .map_err(|_| CoreError::Unavailable("the monitor writer stopped".into()))?
     }
 
     /// Re-evaluate a heartbeat whose deadline passed; returns once it is committed.
@@ -276,9 +281,11 @@ async fn process(core: &Core, batch: Vec<Request>) {
                 outcome,
                 details,
                 status_code,
+                ack,
                 ..
             } => {
                 if monitor.paused {
+                    let _ = ack.send(Ok(()));
                     continue;
                 }
                 let (state, event) = apply_check(
@@ -305,6 +312,7 @@ async fn process(core: &Core, batch: Vec<Request>) {
                     ping: None,
                     result: Some(result),
                 });
+                acks.push(Ack::Sweep(ack, Ok(())));
             }
         }
     }
@@ -345,8 +353,11 @@ fn fail(request: Request, err: CoreError) {
         Request::Sweep { ack, .. } => {
             let _ = ack.send(Err(err));
         }
-        Request::Check { monitor_id, .. } => {
+        Request::Check {
+            monitor_id, ack, ..
+        } => {
             tracing::warn!(monitor = monitor_id, error = %err, "check result not recorded");
+            let _ = ack.send(Err(err));
         }
     }
 }

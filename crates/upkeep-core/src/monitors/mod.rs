@@ -6,8 +6,10 @@
 //! and never turns into a "down".
 
 pub mod definition;
+pub mod execute;
 pub mod heartbeat;
 pub mod ingest;
+pub mod scheduler;
 pub mod state;
 pub mod sweeper;
 
@@ -20,6 +22,7 @@ use upkeep_storage::{
 pub use definition::{ACTIVE_KINDS, KINDS, MonitorSpec, check};
 pub use heartbeat::{HeartbeatSettings, PingKind, PingSignal, Schedule};
 pub use ingest::{Ingest, PingOutcome};
+pub use scheduler::CheckScheduler;
 pub use state::{CheckOutcome, apply_check};
 pub use sweeper::DeadlineSweeper;
 

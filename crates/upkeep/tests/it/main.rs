@@ -5,6 +5,7 @@
 
 mod support;
 
+mod active_checks;
 mod api_story;
 mod authorization;
 mod browser;
