@@ -32,6 +32,8 @@ pub struct Core {
     pub workers: WorkerRegistry,
     /// This node's monitor writer (pings, check results, deadline sweeps).
     pub ingest: monitors::Ingest,
+    /// How late active checks start on this node.
+    pub check_stats: Arc<monitors::scheduler::SchedulerStats>,
 }
 
 impl Core {
@@ -42,6 +44,7 @@ impl Core {
             config: Arc::new(config),
             workers: WorkerRegistry::default(),
             ingest: monitors::Ingest::default(),
+            check_stats: Arc::default(),
         }
     }
 

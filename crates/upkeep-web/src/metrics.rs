@@ -123,6 +123,29 @@ impl Metrics {
                 worker.name, worker.errors
             );
         }
+        let checks = &state.core.check_stats;
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_checks_started_total Active checks started on this node.\n# TYPE upkeep_checks_started_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "upkeep_checks_started_total {}",
+            checks.checks_started()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP upkeep_check_lateness_seconds How late recent active checks started after their due time.\n# TYPE upkeep_check_lateness_seconds summary"
+        );
+        for quantile in [0.5, 0.99, 1.0] {
+            if let Some(ms) = checks.lateness_quantile(quantile) {
+                let _ = writeln!(
+                    out,
+                    "upkeep_check_lateness_seconds{{quantile=\"{quantile}\"}} {:.6}",
+                    ms / 1000.0
+                );
+            }
+        }
         let Ok(inner) = self.inner.lock() else {
             return out;
         };

@@ -114,12 +114,13 @@ pub struct CheckScheduler {
 
 impl CheckScheduler {
     pub fn new(core: Core, concurrency: usize, per_host_limit: usize) -> Self {
+        let stats = core.check_stats.clone();
         Self {
             core,
             concurrency: Arc::new(Semaphore::new(concurrency.max(1))),
             per_host_limit: per_host_limit.max(1),
             hosts: Mutex::new(HashMap::new()),
-            stats: Arc::new(SchedulerStats::default()),
+            stats,
         }
     }
 
