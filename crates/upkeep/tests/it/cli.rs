@@ -11,7 +11,8 @@ use crate::support::databases::{TestDb, backend_tests, raw_execute};
 
 backend_tests!(
     administers_people_tokens_and_services,
-    refuses_a_schema_from_a_newer_binary
+    refuses_a_schema_from_a_newer_binary,
+    manages_monitors,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
@@ -425,4 +426,214 @@ mod probe {
         }
         false
     }
+}
+
+async fn manages_monitors(db: TestDb) {
+    let url = db.url.clone();
+    json_of(&upkeep(&url, &["service", "create", "db", "--json"]));
+    let service = json_of(&upkeep(&url, &["service", "show", "db", "--json"]));
+    let ping_key = service["ping_key"].as_str().unwrap_or("");
+    assert!(ping_key.len() >= 20, "services have a ping key: {service}");
+
+    let created = json_of(&upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "Nightly backup",
+            "--kind",
+            "heartbeat",
+            "--cron",
+            "0 3 * * *",
+            "--tz",
+            "Europe/Berlin",
+            "--grace",
+            "1h",
+            "--json",
+        ],
+    ));
+    let id = created["id"].as_i64().expect("id");
+    let ping_url = created["ping_url"].as_str().unwrap_or("");
+    assert!(
+        ping_url.starts_with("http://127.0.0.1:8080/ping/")
+            && ping_url.len() == "http://127.0.0.1:8080/ping/".len() + 36,
+        "{ping_url}"
+    );
+    assert_eq!(created["status"], "pending");
+    assert_eq!(created["settings"]["schedule"]["tz"], "Europe/Berlin");
+    let human = upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "vacuum",
+            "--kind",
+            "heartbeat",
+            "--period",
+            "1d",
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&human.stdout).contains("ping URL: http://"),
+        "heartbeats print their ping URL"
+    );
+
+    let http = json_of(&upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "health",
+            "--kind",
+            "http",
+            "--url",
+            "http://127.0.0.1:9/health",
+            "--interval",
+            "1s",
+            "--condition",
+            "[STATUS] == 200",
+            "--json",
+        ],
+    ));
+    assert_eq!(http["interval_ms"], 1000);
+    assert_eq!(http["ping_url"], serde_json::Value::Null);
+
+    let shown = json_of(&upkeep(
+        &url,
+        &["monitor", "show", &id.to_string(), "--json"],
+    ));
+    assert_eq!(shown["status"], "pending");
+    let paused = json_of(&upkeep(
+        &url,
+        &["monitor", "pause", &id.to_string(), "--for", "2h", "--json"],
+    ));
+    assert_eq!(
+        (paused["status"].as_str(), paused["paused"].as_bool()),
+        (Some("paused"), Some(true))
+    );
+    assert!(paused["resume_at"].is_string());
+    let resumed = json_of(&upkeep(
+        &url,
+        &["monitor", "resume", &id.to_string(), "--json"],
+    ));
+    assert_eq!(resumed["status"], "pending");
+    let listed = json_of(&upkeep(
+        &url,
+        &["monitor", "list", "--service", "db", "--json"],
+    ));
+    assert_eq!(listed.as_array().map(Vec::len), Some(3));
+
+    // Bad definitions are refused with the field named, and change nothing.
+    let bad = upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "x",
+            "--kind",
+            "heartbeat",
+            "--cron",
+            "61 * * * *",
+        ],
+    );
+    assert!(!bad.status.success());
+    assert!(stderr(&bad).contains("cron:"), "{}", stderr(&bad));
+    let bad = upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "x",
+            "--kind",
+            "heartbeat",
+            "--cron",
+            "0 3 * * *",
+            "--tz",
+            "Mars/Base",
+        ],
+    );
+    assert!(stderr(&bad).contains("tz:"), "{}", stderr(&bad));
+    let bad = upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "x",
+            "--kind",
+            "http",
+            "--url",
+            "http://x",
+            "--condition",
+            "[STATUS] = 200",
+        ],
+    );
+    assert!(
+        stderr(&bad).contains("conditions[0]") && stderr(&bad).contains("position"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "db",
+            "--name",
+            "x",
+            "--kind",
+            "http",
+            "--url",
+            "http://x",
+            "--interval",
+            "0.5s",
+        ],
+    );
+    assert!(stderr(&bad).contains("interval"), "{}", stderr(&bad));
+    assert_eq!(
+        json_of(&upkeep(&url, &["monitor", "list", "--json"]))
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+
+    let deleted = upkeep(&url, &["monitor", "delete", &id.to_string()]);
+    assert!(deleted.status.success());
+    let audit = json_of(&upkeep(
+        &url,
+        &["audit", "list", "--action", "monitor.", "--json"],
+    ));
+    let actions: Vec<&str> = audit
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|r| r["action"].as_str())
+        .collect();
+    assert_eq!(
+        actions[..4],
+        [
+            "monitor.delete",
+            "monitor.resume",
+            "monitor.pause",
+            "monitor.create"
+        ]
+    );
 }
