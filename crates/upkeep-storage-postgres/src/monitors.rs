@@ -358,7 +358,7 @@ impl MonitorStore for PostgresStorage {
         let before = fetch_monitor_locked(&mut tx, id, "NO KEY UPDATE").await?;
         sqlx::query(
             "UPDATE monitors SET name = $1, settings_json = $2, interval_ms = $3, failure_threshold = $4, success_threshold = $5,
-                paused = $6, resume_at = $7, updated_at = $8 WHERE id = $9",
+                paused = $6, resume_at = $7, updated_at = $8, managed_by = $10 WHERE id = $9",
         )
         .bind(changes.name.as_ref().unwrap_or(&before.name))
         .bind(changes.settings.as_ref().unwrap_or(&before.settings).to_string())
@@ -369,6 +369,7 @@ impl MonitorStore for PostgresStorage {
         .bind(changes.resume_at.unwrap_or(before.resume_at).map(millis))
         .bind(millis(ctx.at))
         .bind(id)
+        .bind(changes.managed_by.clone().unwrap_or(before.managed_by.clone()))
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;

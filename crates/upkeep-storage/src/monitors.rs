@@ -145,6 +145,8 @@ pub struct MonitorChanges {
     pub resume_at: Option<Option<Timestamp>>,
     /// Replace the state (e.g. back to pending on resume, or a new deadline after a schedule change).
     pub state: Option<MonitorState>,
+    /// Move the monitor to another configuration file (`Some(None)`: no longer file-managed).
+    pub managed_by: Option<Option<String>>,
 }
 
 #[derive(Debug, Clone, Default)]

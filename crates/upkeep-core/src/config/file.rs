@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+/// Top-level key of the monitor declarations that `upkeep apply` reads from the same file.
+pub const DECLARED_MONITORS: &str = "monitor";
+
 use toml_edit::{ImDocument, Item, TableLike, Value};
 
 use super::settings::{Raw, SECTIONS, SETTINGS, Setting, closest, with_article};
@@ -55,7 +58,16 @@ impl Walker<'_> {
     fn root(&mut self, root: &dyn TableLike, config: &mut Config) {
         for (key, item) in root.iter() {
             let offset = position(root, key, item);
-            if SECTIONS.contains(&key) {
+            if key == DECLARED_MONITORS {
+                // `[[monitor]]` tables declare monitors for `upkeep apply`, which checks them itself.
+                if !item.is_array_of_tables() {
+                    self.report(
+                        offset,
+                        key,
+                        "expected [[monitor]] tables (see upkeep apply --help)".to_string(),
+                    );
+                }
+            } else if SECTIONS.contains(&key) {
                 match item.as_table_like() {
                     Some(table) => self.section(key, table, config),
                     None => {

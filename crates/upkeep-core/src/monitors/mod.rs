@@ -5,6 +5,7 @@
 //! Writes flow through one batching writer per node ([`ingest`]); a storage failure is retried and logged
 //! and never turns into a "down".
 
+pub mod apply;
 pub mod definition;
 pub mod execute;
 pub mod heartbeat;

@@ -4,6 +4,7 @@
 
 mod accounts;
 mod admin;
+mod apply;
 mod catalog;
 mod monitors;
 mod output;
@@ -79,6 +80,8 @@ pub enum Command {
     /// Manage monitors (active checks and heartbeats).
     #[command(subcommand)]
     Monitor(Box<monitors::MonitorCommand>),
+    /// Reconcile monitors declared in [[monitor]] tables of a file or folder (config as code).
+    Apply(apply::ApplyArgs),
     /// Read the audit log.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
@@ -165,6 +168,7 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
         Command::Team(command) => catalog::team(command, &config, out).await,
         Command::Service(command) => catalog::service(command, &config, out).await,
         Command::Monitor(command) => monitors::monitor(*command, &config, out).await,
+        Command::Apply(args) => apply::apply(args, &config, out).await,
         Command::Audit(command) => admin::audit(command, &config, out).await,
         Command::Config(command) => admin::config(command, &cli.global, out),
         Command::Openapi => {

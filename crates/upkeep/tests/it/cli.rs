@@ -13,6 +13,7 @@ backend_tests!(
     administers_people_tokens_and_services,
     refuses_a_schema_from_a_newer_binary,
     manages_monitors,
+    applies_monitors_declared_in_files,
 );
 
 const BIN: &str = env!("CARGO_BIN_EXE_upkeep");
@@ -325,6 +326,26 @@ fn config_check_reports_every_problem_with_its_line() {
         "{}",
         String::from_utf8_lossy(&output.stdout)
     );
+    // Monitors may be declared in the configuration file itself, for `upkeep apply`.
+    std::fs::write(&path, "listen = \"127.0.0.1:9999\"\n\n[[monitor]]\nservice = \"api\"\nname = \"health\"\nkind = \"heartbeat\"\n").expect("write");
+    let output = Command::new(BIN)
+        .args(["config", "check", "--config"])
+        .arg(&path)
+        .env_remove("UPKEEP_CONFIG")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+    let db = format!("sqlite://{}/upkeep.db", dir.path().display());
+    let plan = upkeep(&db, &["apply", &path.display().to_string(), "--dry-run"]);
+    assert!(
+        stderr(&plan).contains("no service with slug api"),
+        "apply reads the same file: {}",
+        stderr(&plan)
+    );
     // `serve` refuses a broken file instead of starting with defaults.
     std::fs::write(&path, "listen = 5\n").expect("write");
     let output = Command::new(BIN)
@@ -635,5 +656,147 @@ async fn manages_monitors(db: TestDb) {
             "monitor.pause",
             "monitor.create"
         ]
+    );
+}
+
+fn write(path: &std::path::Path, text: &str) {
+    std::fs::write(path, text).expect("write");
+}
+
+async fn applies_monitors_declared_in_files(db: TestDb) {
+    let url = db.url.clone();
+    json_of(&upkeep(&url, &["service", "create", "api", "--json"]));
+    json_of(&upkeep(&url, &["service", "create", "db", "--json"]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join("monitors");
+    std::fs::create_dir(&folder).expect("mkdir");
+    let folder_arg = folder.display().to_string();
+    let a = folder.join("a.toml");
+    let b = folder.join("b.toml");
+    let health = "[[monitor]]\nservice = \"api\"\nname = \"health\"\nkind = \"http\"\nurl = \"http://127.0.0.1:9/health\"\ninterval = \"30s\"\nconditions = [\"[STATUS] == 200\"]\n";
+    let backup = "\n[[monitor]]\nservice = \"db\"\nname = \"backup\"\nkind = \"heartbeat\"\ncron = \"0 3 * * *\"\ntz = \"Europe/Berlin\"\ngrace = \"1h\"\n";
+    write(&a, &format!("{health}{backup}"));
+    write(
+        &b,
+        "[[monitor]]\nservice = \"db\"\nname = \"port\"\nkind = \"tcp\"\nurl = \"127.0.0.1:5432\"\n",
+    );
+
+    let plan = json_of(&upkeep(
+        &url,
+        &["apply", &folder_arg, "--dry-run", "--json"],
+    ));
+    let actions: Vec<&str> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["create", "create", "create"]);
+    assert_eq!(
+        json_of(&upkeep(&url, &["monitor", "list", "--json"]))
+            .as_array()
+            .map(Vec::len),
+        Some(0),
+        "a dry run changes nothing"
+    );
+
+    let applied = json_of(&upkeep(&url, &["apply", &folder_arg, "--json"]));
+    assert_eq!(applied["changes"].as_array().map(Vec::len), Some(3));
+    let monitors = json_of(&upkeep(&url, &["monitor", "list", "--json"]));
+    assert_eq!(monitors.as_array().map(Vec::len), Some(3));
+    assert!(monitors.as_array().expect("list").iter().all(|m| {
+        m["managed_by"]
+            .as_str()
+            .is_some_and(|f| f.starts_with(&folder_arg))
+    }));
+    let again = json_of(&upkeep(&url, &["apply", &folder_arg, "--json"]));
+    assert_eq!(
+        (
+            again["changes"].as_array().map(Vec::len),
+            again["unchanged"].as_u64()
+        ),
+        (Some(0), Some(3)),
+        "applying twice is a no-op"
+    );
+
+    // One bad monitor: nothing is applied, and the problem names the file, the monitor and the field.
+    write(
+        &a,
+        &format!(
+            "{}{backup}\n[[monitor]]\nservice = \"db\"\nname = \"broken\"\nkind = \"heartbeat\"\ncron = \"61 * * * *\"\n",
+            health.replace("30s", "10s")
+        ),
+    );
+    let refused = upkeep(&url, &["apply", &folder_arg]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(
+        message.contains("a.toml: monitor #3 (broken): cron:"),
+        "{message}"
+    );
+    let health_now = json_of(&upkeep(
+        &url,
+        &["monitor", "list", "--service", "api", "--json"],
+    ));
+    assert_eq!(
+        health_now[0]["interval_ms"], 30_000,
+        "the valid change in the same file was not applied either"
+    );
+    let unknown = folder.join("c.toml");
+    write(
+        &unknown,
+        "[[monitor]]\nservice = \"api\"\nname = \"x\"\nkind = \"http\"\nurl = \"http://x\"\nintreval = \"5s\"\n",
+    );
+    let refused = upkeep(&url, &["apply", &folder_arg]);
+    assert!(
+        stderr(&refused).contains("c.toml: monitor #1 (x): intreval:"),
+        "{}",
+        stderr(&refused)
+    );
+    std::fs::remove_file(&unknown).expect("rm");
+
+    // Fix the file and remove b.toml: one update, one delete.
+    write(&a, &format!("{}{backup}", health.replace("30s", "10s")));
+    std::fs::remove_file(&b).expect("rm");
+    let applied = json_of(&upkeep(&url, &["apply", &folder_arg, "--json"]));
+    let actions: Vec<&str> = applied["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .filter_map(|c| c["action"].as_str())
+        .collect();
+    assert_eq!(actions, ["update", "delete"]);
+    let monitors = json_of(&upkeep(&url, &["monitor", "list", "--json"]));
+    assert_eq!(monitors.as_array().map(Vec::len), Some(2));
+    let health_now = json_of(&upkeep(
+        &url,
+        &["monitor", "list", "--service", "api", "--json"],
+    ));
+    assert_eq!(health_now[0]["interval_ms"], 10_000);
+
+    // A monitor made by hand is not taken over by a file with the same slug.
+    json_of(&upkeep(
+        &url,
+        &[
+            "monitor",
+            "create",
+            "--service",
+            "api",
+            "--name",
+            "manual",
+            "--kind",
+            "heartbeat",
+            "--json",
+        ],
+    ));
+    write(
+        &b,
+        "[[monitor]]\nservice = \"api\"\nname = \"manual\"\nkind = \"heartbeat\"\n",
+    );
+    let refused = upkeep(&url, &["apply", &folder_arg]);
+    assert!(
+        stderr(&refused).contains("was not created from a file"),
+        "{}",
+        stderr(&refused)
     );
 }
