@@ -285,6 +285,15 @@ impl MonitorStore for PostgresStorage {
         row.as_ref().map(monitor_from_row).transpose()
     }
 
+    async fn monitors_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<Monitor>> {
+        let rows = sqlx::query(&format!("{MONITOR_SELECT} WHERE m.id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(monitor_from_row).collect()
+    }
+
     async fn monitor_by_token(&self, token: &str) -> StorageResult<Option<Monitor>> {
         let row = sqlx::query(&format!("{MONITOR_SELECT} WHERE m.ping_token = $1"))
             .bind(token)

@@ -209,6 +209,18 @@ impl MonitorStore for SqliteStorage {
         row.as_ref().map(monitor_from_row).transpose()
     }
 
+    async fn monitors_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<Monitor>> {
+        let ids = serde_json::to_string(ids).map_err(|err| StorageError::Other(err.to_string()))?;
+        let rows = sqlx::query(&format!(
+            "{MONITOR_SELECT} WHERE m.id IN (SELECT value FROM json_each($1))"
+        ))
+        .bind(ids)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(monitor_from_row).collect()
+    }
+
     async fn monitor_by_token(&self, token: &str) -> StorageResult<Option<Monitor>> {
         let row = sqlx::query(&format!("{MONITOR_SELECT} WHERE m.ping_token = $1"))
             .bind(token)

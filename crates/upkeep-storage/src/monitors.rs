@@ -228,6 +228,8 @@ pub trait MonitorStore {
         monitor: NewMonitor,
     ) -> StorageResult<Monitor>;
     async fn monitor_by_id(&self, id: i64) -> StorageResult<Option<Monitor>>;
+    /// The monitors with these ids that exist, in no particular order (one query for a whole batch).
+    async fn monitors_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<Monitor>>;
     async fn monitor_by_token(&self, token: &str) -> StorageResult<Option<Monitor>>;
     /// The monitor of the service with this ping key and this slug.
     async fn monitor_by_ping_key(

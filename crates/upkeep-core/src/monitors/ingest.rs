@@ -188,27 +188,32 @@ enum Ack {
 
 /// Apply a batch in order and commit it.
 async fn process(core: &Core, batch: Vec<Request>) {
-    let mut monitors: HashMap<i64, Option<Monitor>> = HashMap::new();
+    let id_of = |request: &Request| match request {
+        Request::Ping { monitor_id, .. }
+        | Request::Check { monitor_id, .. }
+        | Request::Sweep { monitor_id, .. } => *monitor_id,
+    };
+    // The current state of every monitor in the batch, in one query.
+    let mut ids: Vec<i64> = batch.iter().map(id_of).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut monitors: HashMap<i64, Monitor> = match load_with_retry(core, &ids).await {
+        Ok(loaded) => loaded
+            .into_iter()
+            .map(|monitor| (monitor.id, monitor))
+            .collect(),
+        Err(err) => {
+            for request in batch {
+                fail(request, CoreError::Unavailable(err.to_string()));
+            }
+            return;
+        }
+    };
     let mut writes: Vec<MonitorWrite> = Vec::with_capacity(batch.len());
     let mut acks = Vec::new();
     for request in batch {
-        let monitor_id = match &request {
-            Request::Ping { monitor_id, .. }
-            | Request::Check { monitor_id, .. }
-            | Request::Sweep { monitor_id, .. } => *monitor_id,
-        };
-        if let std::collections::hash_map::Entry::Vacant(slot) = monitors.entry(monitor_id) {
-            match load_with_retry(core, monitor_id).await {
-                Ok(monitor) => {
-                    slot.insert(monitor);
-                }
-                Err(err) => {
-                    fail(request, err);
-                    continue;
-                }
-            }
-        }
-        let Some(Some(monitor)) = monitors.get_mut(&monitor_id) else {
+        let monitor_id = id_of(&request);
+        let Some(monitor) = monitors.get_mut(&monitor_id) else {
             fail(request, CoreError::not_found("monitor not found"));
             continue;
         };
@@ -362,11 +367,11 @@ fn fail(request: Request, err: CoreError) {
     }
 }
 
-async fn load_with_retry(core: &Core, monitor_id: i64) -> CoreResult<Option<Monitor>> {
+async fn load_with_retry(core: &Core, ids: &[i64]) -> CoreResult<Vec<Monitor>> {
     let mut attempt = 0;
     loop {
-        match core.storage.monitor_by_id(monitor_id).await {
-            Ok(monitor) => return Ok(monitor),
+        match core.storage.monitors_by_ids(ids).await {
+            Ok(monitors) => return Ok(monitors),
             Err(StorageError::Unavailable(message)) if attempt < RETRIES => {
                 attempt += 1;
                 tracing::warn!(attempt, %message, "database unavailable while loading a monitor; retrying");
