@@ -9,6 +9,7 @@ mod catalog;
 mod identity;
 mod jobs;
 mod monitors;
+mod rollups;
 mod schema;
 mod support;
 

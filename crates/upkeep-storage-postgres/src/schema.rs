@@ -10,8 +10,11 @@ use upkeep_storage::{SchemaStatus, StorageError, StorageResult};
 use crate::support::db_err;
 
 /// `(version, name, SQL)`. Append only: never edit a migration that has shipped.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "foundation", FOUNDATION), (2, "monitors", MONITORS)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "foundation", FOUNDATION),
+    (2, "monitors", MONITORS),
+    (3, "monitor_rollups", MONITOR_ROLLUPS),
+];
 
 /// The advisory lock key that serialises migrations across nodes ("upkeep" in ASCII, then 1).
 const MIGRATION_LOCK: i64 = 0x7570_6b65_6570_0001;
@@ -201,6 +204,29 @@ CREATE TABLE check_results (
 );
 CREATE INDEX check_results_monitor ON check_results(monitor_id, id);
 CREATE INDEX check_results_at ON check_results(at);
+"#;
+
+/// Per-monitor minute, hour and day buckets of the raw history, and how far each resolution is rolled up.
+const MONITOR_ROLLUPS: &str = r#"
+CREATE TABLE monitor_rollups (
+    monitor_id BIGINT NOT NULL REFERENCES monitors(id) ON DELETE CASCADE,
+    resolution TEXT NOT NULL CHECK (resolution IN ('minute', 'hour', 'day')),
+    bucket_start BIGINT NOT NULL,
+    checks BIGINT NOT NULL,
+    failures BIGINT NOT NULL,
+    timed BIGINT NOT NULL,
+    min_ms BIGINT,
+    max_ms BIGINT,
+    sum_ms BIGINT NOT NULL,
+    sketch BYTEA NOT NULL,
+    PRIMARY KEY (monitor_id, resolution, bucket_start)
+);
+CREATE INDEX monitor_rollups_time ON monitor_rollups(resolution, bucket_start, monitor_id);
+CREATE TABLE rollup_watermarks (
+    resolution TEXT PRIMARY KEY,
+    upto BIGINT
+);
+INSERT INTO rollup_watermarks (resolution, upto) VALUES ('minute', NULL), ('hour', NULL), ('day', NULL);
 "#;
 
 fn latest() -> i64 {

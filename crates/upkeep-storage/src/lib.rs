@@ -12,6 +12,7 @@ mod identity;
 mod jobs;
 mod monitors;
 mod page;
+mod rollups;
 
 pub use audit::{Actor, ActorKind, AuditContext, AuditFilter, AuditRecord, AuditStore};
 pub use catalog::{
@@ -27,6 +28,7 @@ pub use monitors::{
     MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
 };
 pub use page::{Page, PageRequest};
+pub use rollups::{RawSample, Resolution, RollupCursor, RollupRow, RollupStore};
 
 use std::sync::Arc;
 
@@ -54,7 +56,7 @@ pub struct PoolStats {
 /// Everything a backend provides. Implemented once per database.
 #[async_trait::async_trait]
 pub trait Storage:
-    IdentityStore + AuditStore + CatalogStore + JobStore + MonitorStore + Send + Sync
+    IdentityStore + AuditStore + CatalogStore + JobStore + MonitorStore + RollupStore + Send + Sync
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;

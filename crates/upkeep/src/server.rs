@@ -132,6 +132,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             core.workers.clone(),
             shutdown.clone(),
         ));
+        workers.push(spawn_worker(
+            upkeep_core::monitors::rollup::RollupWorker::new(core.clone()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
     }
     let http = if core.config.roles.api {
         tokio::spawn(upkeep_web::serve(

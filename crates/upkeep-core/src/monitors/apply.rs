@@ -95,7 +95,12 @@ fn differences(existing: &Monitor, checked: &CheckedSpec) -> Vec<String> {
     if existing.name != checked.name {
         fields.push("name".to_string());
     }
-    if existing.settings != checked.settings {
+    let mut stored = existing.settings.clone();
+    if let Some(object) = stored.as_object_mut() {
+        // The SLO is set through the API, not declared in files.
+        object.remove("slo");
+    }
+    if stored != checked.settings {
         fields.push("settings".to_string());
     }
     if existing.interval_ms != checked.interval_ms {

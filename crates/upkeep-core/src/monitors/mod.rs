@@ -10,7 +10,9 @@ pub mod definition;
 pub mod execute;
 pub mod heartbeat;
 pub mod ingest;
+pub mod rollup;
 pub mod scheduler;
+pub mod sketch;
 pub mod state;
 pub mod sweeper;
 
@@ -113,9 +115,14 @@ pub async fn update_monitor(
         }
         _ => None,
     };
+    // Settings kept beside the definition (the SLO) survive a new definition.
+    let mut settings = checked.settings;
+    if let (Some(slo), Some(object)) = (existing.settings.get("slo"), settings.as_object_mut()) {
+        object.insert("slo".to_string(), slo.clone());
+    }
     let changes = MonitorChanges {
         name: Some(checked.name),
-        settings: Some(checked.settings),
+        settings: Some(settings),
         interval_ms: Some(checked.interval_ms),
         failure_threshold: Some(checked.failure_threshold),
         success_threshold: Some(checked.success_threshold),

@@ -9,6 +9,7 @@ mod services;
 mod system;
 mod teams;
 mod tokens;
+mod uptime;
 mod users;
 mod views;
 
@@ -99,6 +100,8 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitors::list_events))
         .routes(routes!(monitors::list_pings))
         .routes(routes!(monitors::list_results))
+        .routes(routes!(uptime::get_uptime))
+        .routes(routes!(uptime::put_slo, uptime::delete_slo))
         .split_for_parts()
 }
 

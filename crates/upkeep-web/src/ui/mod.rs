@@ -6,10 +6,12 @@ mod account;
 mod audit;
 mod cookies;
 mod error;
+mod monitors;
 mod service_form;
 mod services;
 mod session;
 mod shell;
+mod svg;
 mod teams;
 mod tokens;
 mod users;
@@ -53,6 +55,15 @@ pub fn routes() -> Router<AppState> {
         .route("/teams", get(teams::list).post(teams::create))
         .route("/teams/{slug}", get(teams::show))
         .route("/teams/{slug}/delete", post(teams::delete))
+        .route(
+            "/monitors",
+            get(monitors::list).post(monitors::form::create),
+        )
+        .route("/monitors/new", get(monitors::form::new_form))
+        .route("/monitors/{id}", get(monitors::detail::show))
+        .route("/monitors/{id}/pause", post(monitors::detail::pause))
+        .route("/monitors/{id}/resume", post(monitors::detail::resume))
+        .route("/monitors/{id}/delete", post(monitors::detail::delete))
         .route_layer(axum::middleware::from_fn(error::with_error_pages))
         .route("/static/app.css", get(stylesheet))
 }

@@ -833,7 +833,15 @@ async fn operations_endpoints_answer(db: TestDb) {
         .iter()
         .filter_map(|w| w["name"].as_str())
         .collect();
-    assert_eq!(names, ["heartbeat-deadlines", "housekeeping", "job-runner"]);
+    assert_eq!(
+        names,
+        [
+            "heartbeat-deadlines",
+            "housekeeping",
+            "job-runner",
+            "monitor-rollups"
+        ]
+    );
 
     let doc: Value = server
         .client

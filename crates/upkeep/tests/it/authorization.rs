@@ -55,6 +55,9 @@ const OPERATIONS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/monitors/{id}/events", Needs::Read),
     ("GET", "/api/v1/monitors/{id}/pings", Needs::Read),
     ("GET", "/api/v1/monitors/{id}/results", Needs::Read),
+    ("GET", "/api/v1/monitors/{id}/uptime", Needs::Read),
+    ("PUT", "/api/v1/monitors/{id}/slo", Needs::Write),
+    ("DELETE", "/api/v1/monitors/{id}/slo", Needs::Write),
 ];
 
 #[test]
