@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter,
+    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter,
     MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page, PageRequest,
     StorageError, StorageResult,
 };
@@ -129,58 +129,61 @@ async fn save_state(
     Ok(())
 }
 
-async fn apply_write(conn: &mut PgConnection, write: &MonitorWrite) -> StorageResult<()> {
-    save_state(&mut *conn, write.monitor_id, &write.state).await?;
-    if let Some(event) = &write.event {
+/// Write a whole batch with one statement per table (see [`MonitorBatch`]).
+async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageResult<()> {
+    sqlx::query(
+        "UPDATE monitors m SET status = v.status, consecutive_failures = v.consecutive_failures,
+            consecutive_successes = v.consecutive_successes, last_checked_at = v.last_checked_at,
+            last_change_at = v.last_change_at, last_ping_at = v.last_ping_at, last_start_at = v.last_start_at,
+            last_start_rid = v.last_start_rid, deadline_at = v.deadline_at, last_error = v.last_error,
+            last_duration_ms = v.last_duration_ms
+         FROM jsonb_to_recordset($1::jsonb) AS v(id BIGINT, status TEXT, consecutive_failures INTEGER,
+            consecutive_successes INTEGER, last_checked_at BIGINT, last_change_at BIGINT, last_ping_at BIGINT,
+            last_start_at BIGINT, last_start_rid TEXT, deadline_at BIGINT, last_error TEXT, last_duration_ms BIGINT)
+         WHERE m.id = v.id",
+    )
+    .bind(batch.states.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if batch.has_events {
         sqlx::query(
-            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason)
+             SELECT monitor_id, at, from_status, to_status, reason
+             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, from_status TEXT, to_status TEXT, reason TEXT)",
         )
-        .bind(write.monitor_id)
-        .bind(millis(event.at))
-        .bind(event.from_status.as_str())
-        .bind(event.to_status.as_str())
-        .bind(&event.reason)
+        .bind(batch.events.to_string())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
-    if let Some(ping) = &write.ping {
+    if batch.has_pings {
         sqlx::query(
             "INSERT INTO heartbeat_pings (monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             SELECT monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent
+             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, kind TEXT, exit_status INTEGER, rid TEXT,
+                duration_ms BIGINT, body TEXT, method TEXT, remote_addr TEXT, user_agent TEXT)",
         )
-        .bind(write.monitor_id)
-        .bind(millis(ping.at))
-        .bind(&ping.kind)
-        .bind(ping.exit_status)
-        .bind(&ping.rid)
-        .bind(ping.duration_ms)
-        .bind(&ping.body)
-        .bind(&ping.method)
-        .bind(&ping.remote_addr)
-        .bind(&ping.user_agent)
+        .bind(batch.pings.to_string())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
-    if let Some(result) = &write.result {
+    if batch.has_results {
         sqlx::query(
             "INSERT INTO check_results (monitor_id, at, success, duration_ms, status_code, error, details_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT monitor_id, at, success, duration_ms, status_code, error, details_json
+             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, success BOOLEAN, duration_ms BIGINT,
+                status_code INTEGER, error TEXT, details_json TEXT)",
         )
-        .bind(write.monitor_id)
-        .bind(millis(result.at))
-        .bind(result.success)
-        .bind(result.duration_ms)
-        .bind(result.status_code)
-        .bind(&result.error)
-        .bind(result.details.to_string())
+        .bind(batch.results.to_string())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
     Ok(())
 }
+
 
 fn event_from_row(row: &PgRow) -> StorageResult<MonitorEvent> {
     Ok(MonitorEvent {
@@ -440,9 +443,7 @@ impl MonitorStore for PostgresStorage {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
-        for write in writes {
-            apply_write(&mut tx, write).await?;
-        }
+        apply_batch(&mut tx, &MonitorBatch::new(writes)).await?;
         tx.commit().await.map_err(db_err)
     }
 

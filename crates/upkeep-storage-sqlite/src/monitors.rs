@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter,
+    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter,
     MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page, PageRequest,
     StorageError, StorageResult,
 };
@@ -104,56 +104,59 @@ async fn save_state(
     Ok(())
 }
 
-async fn apply_write(conn: &mut SqliteConnection, write: &MonitorWrite) -> StorageResult<()> {
-    save_state(&mut *conn, write.monitor_id, &write.state).await?;
-    if let Some(event) = &write.event {
-        sqlx::query("INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason) VALUES ($1, $2, $3, $4, $5)")
-            .bind(write.monitor_id)
-            .bind(millis(event.at))
-            .bind(event.from_status.as_str())
-            .bind(event.to_status.as_str())
-            .bind(&event.reason)
-            .execute(&mut *conn)
-            .await
-            .map_err(db_err)?;
-    }
-    if let Some(ping) = &write.ping {
+/// Write a whole batch with one statement per table (see [`MonitorBatch`]).
+async fn apply_batch(conn: &mut SqliteConnection, batch: &MonitorBatch) -> StorageResult<()> {
+    sqlx::query(
+        "UPDATE monitors SET status = v.value ->> 'status', consecutive_failures = v.value ->> 'consecutive_failures',
+            consecutive_successes = v.value ->> 'consecutive_successes', last_checked_at = v.value ->> 'last_checked_at',
+            last_change_at = v.value ->> 'last_change_at', last_ping_at = v.value ->> 'last_ping_at',
+            last_start_at = v.value ->> 'last_start_at', last_start_rid = v.value ->> 'last_start_rid',
+            deadline_at = v.value ->> 'deadline_at', last_error = v.value ->> 'last_error',
+            last_duration_ms = v.value ->> 'last_duration_ms'
+         FROM json_each($1) AS v WHERE monitors.id = v.value ->> 'id'",
+    )
+    .bind(batch.states.to_string())
+    .execute(&mut *conn)
+    .await
+    .map_err(db_err)?;
+    if batch.has_events {
         sqlx::query(
-            "INSERT INTO heartbeat_pings (monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason)
+             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'from_status', value ->> 'to_status', value ->> 'reason'
+             FROM json_each($1)",
         )
-        .bind(write.monitor_id)
-        .bind(millis(ping.at))
-        .bind(&ping.kind)
-        .bind(ping.exit_status)
-        .bind(&ping.rid)
-        .bind(ping.duration_ms)
-        .bind(&ping.body)
-        .bind(&ping.method)
-        .bind(&ping.remote_addr)
-        .bind(&ping.user_agent)
+        .bind(batch.events.to_string())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
-    if let Some(result) = &write.result {
+    if batch.has_pings {
+        sqlx::query(
+            "INSERT INTO heartbeat_pings (monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent)
+             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'kind', value ->> 'exit_status', value ->> 'rid',
+                    value ->> 'duration_ms', value ->> 'body', value ->> 'method', value ->> 'remote_addr', value ->> 'user_agent'
+             FROM json_each($1)",
+        )
+        .bind(batch.pings.to_string())
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    }
+    if batch.has_results {
         sqlx::query(
             "INSERT INTO check_results (monitor_id, at, success, duration_ms, status_code, error, details_json)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'success', value ->> 'duration_ms',
+                    value ->> 'status_code', value ->> 'error', value ->> 'details_json'
+             FROM json_each($1)",
         )
-        .bind(write.monitor_id)
-        .bind(millis(result.at))
-        .bind(result.success)
-        .bind(result.duration_ms)
-        .bind(result.status_code)
-        .bind(&result.error)
-        .bind(result.details.to_string())
+        .bind(batch.results.to_string())
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
     }
     Ok(())
 }
+
 
 #[async_trait::async_trait]
 impl MonitorStore for SqliteStorage {
@@ -361,9 +364,7 @@ impl MonitorStore for SqliteStorage {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        for write in writes {
-            apply_write(&mut tx, write).await?;
-        }
+        apply_batch(&mut tx, &MonitorBatch::new(writes)).await?;
         tx.commit().await.map_err(db_err)
     }
 

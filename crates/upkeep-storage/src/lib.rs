@@ -25,7 +25,7 @@ pub use identity::{
 pub use jobs::{JobCount, JobRecord, JobStore, NewJob};
 pub use monitors::{
     CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter, MonitorState,
-    MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
+    MonitorBatch, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
 };
 pub use page::{Page, PageRequest};
 pub use rollups::{RawSample, Resolution, RollupCursor, RollupRow, RollupStore};
