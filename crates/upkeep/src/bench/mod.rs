@@ -2,10 +2,12 @@
 //! `upkeep serve` on a fresh database, from a load generator in this process on the same machine.
 //! - `api`: start-up time, idle memory, authenticated `GET /api/v1/me` throughput and SIGTERM time;
 //! - `pings`: heartbeat pings accepted and committed per second;
-//! - `checks`: thousands of HTTP monitors at a 60 s interval: lateness, CPU and memory.
+//! - `checks`: thousands of HTTP monitors at a 60 s interval: lateness, CPU and memory;
+//! - `pages`: the monitor list page's render time with thousands of monitors.
 
 mod api;
 mod checks;
+mod pages;
 mod pings;
 mod support;
 
@@ -38,6 +40,9 @@ pub enum BenchKind {
         after_help = "Example:\n  cargo run --release -- bench checks --monitors 10000 --interval 60s --measure 120s"
     )]
     Checks(checks::CheckArgs),
+    /// The monitor list page's render time with many monitors.
+    #[command(after_help = "Example:\n  cargo run --release -- bench pages --monitors 10000")]
+    Pages(pages::PageArgs),
 }
 
 pub async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<ExitCode> {
@@ -45,5 +50,6 @@ pub async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<ExitCode> {
         BenchKind::Api(args) => api::run(args, out).await,
         BenchKind::Pings(args) => pings::run(args, out).await,
         BenchKind::Checks(args) => checks::run(args, out).await,
+        BenchKind::Pages(args) => pages::run(args, out).await,
     }
 }

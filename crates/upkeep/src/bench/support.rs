@@ -13,6 +13,8 @@ pub struct Installation {
     pub url: String,
     pub base: String,
     pub token: String,
+    pub email: String,
+    pub password: String,
     pub child: Child,
     pub pid: u32,
     pub startup: Duration,
@@ -57,12 +59,19 @@ impl Installation {
             .unwrap_or_else(|| format!("sqlite://{}/upkeep.db", scratch.display()));
         admin_command(&exe, &url, &["migrate"]).await?;
         let email = format!("bench-{}@example.com", std::process::id());
-        admin_command(
+        let user = admin_command(
             &exe,
             &url,
-            &["user", "create", "--email", &email, "--role", "admin"],
+            &[
+                "user", "create", "--email", &email, "--role", "admin", "--json",
+            ],
         )
         .await?;
+        let user: serde_json::Value = serde_json::from_str(&user)?;
+        let password = user["generated_password"]
+            .as_str()
+            .context("user create printed no password")?
+            .to_string();
         let token_json = admin_command(
             &exe,
             &url,
@@ -117,6 +126,8 @@ impl Installation {
             url,
             base,
             token,
+            email,
+            password,
             child,
             pid,
             startup,
