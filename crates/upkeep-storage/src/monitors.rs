@@ -167,8 +167,6 @@ pub struct MonitorEvent {
     pub from_status: MonitorStatus,
     pub to_status: MonitorStatus,
     pub reason: String,
-    /// Raised while a maintenance window covered the monitor: recorded, but nobody is paged for it.
-    pub in_maintenance: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -177,8 +175,6 @@ pub struct NewMonitorEvent {
     pub from_status: MonitorStatus,
     pub to_status: MonitorStatus,
     pub reason: String,
-    /// Raised while a maintenance window covered the monitor: recorded, but nobody is paged for it.
-    pub in_maintenance: bool,
 }
 
 /// One heartbeat ping as received.
