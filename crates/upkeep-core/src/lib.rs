@@ -34,6 +34,8 @@ pub struct Core {
     pub ingest: monitors::Ingest,
     /// How late active checks start on this node.
     pub check_stats: Arc<monitors::scheduler::SchedulerStats>,
+    /// The per-monitor figures `/metrics` renders, refreshed by the monitor exporter.
+    pub monitor_metrics: Arc<monitors::exporter::Snapshot>,
 }
 
 impl Core {
@@ -45,6 +47,7 @@ impl Core {
             workers: WorkerRegistry::default(),
             ingest: monitors::Ingest::default(),
             check_stats: Arc::default(),
+            monitor_metrics: Arc::default(),
         }
     }
 

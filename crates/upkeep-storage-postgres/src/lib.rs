@@ -8,6 +8,7 @@ mod audit;
 mod catalog;
 mod identity;
 mod jobs;
+mod maintenance;
 mod monitors;
 mod rollups;
 mod schema;

@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter,
-    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page, PageRequest,
-    StorageError, StorageResult,
+    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent,
+    MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page,
+    PageRequest, StorageError, StorageResult,
 };
 
 use crate::PostgresStorage;
@@ -148,9 +148,10 @@ async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageRe
     .map_err(db_err)?;
     if batch.has_events {
         sqlx::query(
-            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason)
-             SELECT monitor_id, at, from_status, to_status, reason
-             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, from_status TEXT, to_status TEXT, reason TEXT)",
+            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason, in_maintenance)
+             SELECT monitor_id, at, from_status, to_status, reason, in_maintenance
+             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, from_status TEXT, to_status TEXT, reason TEXT,
+                in_maintenance BOOLEAN)",
         )
         .bind(batch.events.to_string())
         .execute(&mut *conn)
@@ -184,7 +185,6 @@ async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageRe
     Ok(())
 }
 
-
 fn event_from_row(row: &PgRow) -> StorageResult<MonitorEvent> {
     Ok(MonitorEvent {
         id: get(row, "id")?,
@@ -193,6 +193,7 @@ fn event_from_row(row: &PgRow) -> StorageResult<MonitorEvent> {
         from_status: status_of(&get::<String>(row, "from_status")?)?,
         to_status: status_of(&get::<String>(row, "to_status")?)?,
         reason: get(row, "reason")?,
+        in_maintenance: get(row, "in_maintenance")?,
     })
 }
 

@@ -14,6 +14,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "foundation", FOUNDATION),
     (2, "monitors", MONITORS),
     (3, "monitor_rollups", MONITOR_ROLLUPS),
+    (4, "maintenance_windows", MAINTENANCE_WINDOWS),
 ];
 
 /// The advisory lock key that serialises migrations across nodes ("upkeep" in ASCII, then 1).
@@ -227,6 +228,33 @@ CREATE TABLE rollup_watermarks (
     upto BIGINT
 );
 INSERT INTO rollup_watermarks (resolution, upto) VALUES ('minute', NULL), ('hour', NULL), ('day', NULL);
+"#;
+
+/// Maintenance windows of a service or of one monitor (exactly one is set), and the flag on state changes
+/// raised while a window was active (recorded, but nobody is paged for them).
+const MAINTENANCE_WINDOWS: &str = r#"
+CREATE TABLE maintenance_windows (
+    id BIGSERIAL PRIMARY KEY,
+    service_id BIGINT REFERENCES services(id) ON DELETE CASCADE,
+    monitor_id BIGINT REFERENCES monitors(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('one_off', 'recurring')),
+    starts_at BIGINT,
+    ends_at BIGINT,
+    start_time TEXT,
+    duration_ms BIGINT,
+    days TEXT NOT NULL DEFAULT '',
+    tz TEXT,
+    until BIGINT,
+    created_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    CHECK ((service_id IS NULL) <> (monitor_id IS NULL)),
+    CHECK (kind <> 'one_off' OR (starts_at IS NOT NULL AND ends_at IS NOT NULL AND ends_at > starts_at)),
+    CHECK (kind <> 'recurring' OR (start_time IS NOT NULL AND duration_ms IS NOT NULL AND duration_ms > 0 AND tz IS NOT NULL))
+);
+CREATE INDEX maintenance_windows_service ON maintenance_windows(service_id) WHERE service_id IS NOT NULL;
+CREATE INDEX maintenance_windows_monitor ON maintenance_windows(monitor_id) WHERE monitor_id IS NOT NULL;
+ALTER TABLE monitor_events ADD COLUMN in_maintenance BOOLEAN NOT NULL DEFAULT FALSE;
 "#;
 
 fn latest() -> i64 {

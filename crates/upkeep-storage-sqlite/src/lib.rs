@@ -7,6 +7,7 @@ mod audit;
 mod catalog;
 mod identity;
 mod jobs;
+mod maintenance;
 mod monitors;
 mod rollups;
 mod schema;

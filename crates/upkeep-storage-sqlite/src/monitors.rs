@@ -4,9 +4,9 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter,
-    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page, PageRequest,
-    StorageError, StorageResult,
+    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent,
+    MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page,
+    PageRequest, StorageError, StorageResult,
 };
 
 use crate::SqliteStorage;
@@ -121,8 +121,9 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: &MonitorBatch) -> Stora
     .map_err(db_err)?;
     if batch.has_events {
         sqlx::query(
-            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason)
-             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'from_status', value ->> 'to_status', value ->> 'reason'
+            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason, in_maintenance)
+             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'from_status', value ->> 'to_status', value ->> 'reason',
+                    value ->> 'in_maintenance'
              FROM json_each($1)",
         )
         .bind(batch.events.to_string())
@@ -156,7 +157,6 @@ async fn apply_batch(conn: &mut SqliteConnection, batch: &MonitorBatch) -> Stora
     }
     Ok(())
 }
-
 
 #[async_trait::async_trait]
 impl MonitorStore for SqliteStorage {
@@ -411,6 +411,7 @@ impl MonitorStore for SqliteStorage {
                     from_status: status_of(&get::<String>(row, "from_status")?)?,
                     to_status: status_of(&get::<String>(row, "to_status")?)?,
                     reason: get(row, "reason")?,
+                    in_maintenance: get(row, "in_maintenance")?,
                 })
             })
             .collect::<StorageResult<Vec<_>>>()?;

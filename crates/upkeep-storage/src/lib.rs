@@ -10,6 +10,7 @@ mod catalog;
 mod error;
 mod identity;
 mod jobs;
+mod maintenance;
 mod monitors;
 mod page;
 mod rollups;
@@ -23,9 +24,12 @@ pub use identity::{
     ApiToken, IdentityStore, NewSession, NewToken, NewUser, Role, Scope, Session, User, UserChanges,
 };
 pub use jobs::{JobCount, JobRecord, JobStore, NewJob};
+pub use maintenance::{
+    MaintenanceFilter, MaintenanceKind, MaintenanceStore, MaintenanceWindow, NewMaintenanceWindow,
+};
 pub use monitors::{
-    CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter, MonitorState,
-    MonitorBatch, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
+    CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter,
+    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
 };
 pub use page::{Page, PageRequest};
 pub use rollups::{RawSample, Resolution, RollupCursor, RollupRow, RollupStore};
@@ -56,7 +60,15 @@ pub struct PoolStats {
 /// Everything a backend provides. Implemented once per database.
 #[async_trait::async_trait]
 pub trait Storage:
-    IdentityStore + AuditStore + CatalogStore + JobStore + MonitorStore + RollupStore + Send + Sync
+    IdentityStore
+    + AuditStore
+    + CatalogStore
+    + JobStore
+    + MonitorStore
+    + MaintenanceStore
+    + RollupStore
+    + Send
+    + Sync
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend_name(&self) -> &'static str;

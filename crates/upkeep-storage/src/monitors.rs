@@ -167,6 +167,8 @@ pub struct MonitorEvent {
     pub from_status: MonitorStatus,
     pub to_status: MonitorStatus,
     pub reason: String,
+    /// Raised while a maintenance window covered the monitor: recorded, but nobody is paged for it.
+    pub in_maintenance: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -175,6 +177,8 @@ pub struct NewMonitorEvent {
     pub from_status: MonitorStatus,
     pub to_status: MonitorStatus,
     pub reason: String,
+    /// Raised while a maintenance window covered the monitor: recorded, but nobody is paged for it.
+    pub in_maintenance: bool,
 }
 
 /// One heartbeat ping as received.
@@ -300,7 +304,8 @@ fn ms(at: Option<Timestamp>) -> Value {
 
 impl MonitorBatch {
     pub fn new(writes: &[MonitorWrite]) -> Self {
-        let mut last_state: std::collections::BTreeMap<i64, &MonitorState> = std::collections::BTreeMap::new();
+        let mut last_state: std::collections::BTreeMap<i64, &MonitorState> =
+            std::collections::BTreeMap::new();
         let (mut events, mut pings, mut results) = (Vec::new(), Vec::new(), Vec::new());
         for write in writes {
             last_state.insert(write.monitor_id, &write.state);
@@ -308,6 +313,7 @@ impl MonitorBatch {
                 events.push(serde_json::json!({
                     "monitor_id": write.monitor_id, "at": event.at.as_millisecond(),
                     "from_status": event.from_status.as_str(), "to_status": event.to_status.as_str(), "reason": event.reason,
+                    "in_maintenance": event.in_maintenance,
                 }));
             }
             if let Some(ping) = &write.ping {

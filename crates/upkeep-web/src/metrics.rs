@@ -1,7 +1,9 @@
 //! Prometheus exposition for `/metrics`: HTTP request counts and latency histograms by route template
-//! (bounded labels), database pool figures, worker errors and build info. Hand-written because the format
-//! is small and this keeps the hot path to one short lock.
+//! (bounded labels), database pool figures, worker errors and build info, and per-monitor figures from the
+//! in-memory snapshot the monitor exporter keeps (no database work per scrape). Hand-written because the
+//! format is small and this keeps the hot path to one short lock.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -135,6 +137,15 @@ impl Metrics {
         );
         let _ = writeln!(
             out,
+            "# HELP upkeep_monitor_write_failures_total Monitor updates that could not be stored after retries (statuses left unchanged).\n# TYPE upkeep_monitor_write_failures_total counter"
+        );
+        let _ = writeln!(
+            out,
+            "upkeep_monitor_write_failures_total {}",
+            checks.write_failures()
+        );
+        let _ = writeln!(
+            out,
             "# HELP upkeep_check_lateness_seconds How late recent active checks started after their due time.\n# TYPE upkeep_check_lateness_seconds summary"
         );
         for quantile in [0.5, 0.99, 1.0] {
@@ -146,6 +157,7 @@ impl Metrics {
                 );
             }
         }
+        render_monitors(&mut out, state);
         let Ok(inner) = self.inner.lock() else {
             return out;
         };
@@ -191,6 +203,127 @@ impl Metrics {
     }
 }
 
+/// A label value in the text format: backslash, double quote and line feed escaped.
+fn escape_label(value: &str) -> Cow<'_, str> {
+    if !value.contains(['\\', '"', '\n']) {
+        return Cow::Borrowed(value);
+    }
+    let mut escaped = String::with_capacity(value.len() + 8);
+    for c in value.chars() {
+        match c {
+            '\\' => escaped.push_str("\\\\"),
+            '"' => escaped.push_str("\\\""),
+            '\n' => escaped.push_str("\\n"),
+            c => escaped.push(c),
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// The per-monitor section, from the exporter's snapshot.
+///
+/// Labels are `monitor_id`, `service` and `kind` only: one series per monitor and metric, never a URL,
+/// host or name. Status is two 0/1 gauges rather than a one-hot `status` label over six values (which
+/// would multiply the series by six): `upkeep_monitor_up` exists only while the monitor is checked
+/// (up or degraded: 1, down: 0; absent while pending, paused or in maintenance) and
+/// `upkeep_monitor_paused` exists for every monitor. `upkeep_monitors{status}` counts each status.
+fn render_monitors(out: &mut String, state: &AppState) {
+    let snapshot = state.core.monitor_metrics.current();
+    // Before the exporter's first pass there is nothing to say (zero counts would be wrong).
+    let Some(refreshed_at) = snapshot.refreshed_at else {
+        return;
+    };
+    let now = state.core.now();
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitors Monitors by status.\n# TYPE upkeep_monitors gauge"
+    );
+    for (status, count) in snapshot.counts() {
+        let _ = writeln!(
+            out,
+            "upkeep_monitors{{status=\"{}\"}} {count}",
+            status.as_str()
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitor_metrics_age_seconds Age of the per-monitor figures below.\n# TYPE upkeep_monitor_metrics_age_seconds gauge"
+    );
+    let age = now.duration_since(refreshed_at).as_secs_f64().max(0.0);
+    let _ = writeln!(out, "upkeep_monitor_metrics_age_seconds {age:.3}");
+    let labels: Vec<String> = snapshot
+        .monitors
+        .iter()
+        .map(|monitor| {
+            format!(
+                "monitor_id=\"{}\",service=\"{}\",kind=\"{}\"",
+                monitor.id,
+                escape_label(&monitor.service),
+                escape_label(&monitor.kind)
+            )
+        })
+        .collect();
+    let monitors = || snapshot.monitors.iter().zip(labels.iter());
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitor_up Whether a checked monitor works (1: up or degraded) or not (0: down); absent while pending, paused or in maintenance.\n# TYPE upkeep_monitor_up gauge"
+    );
+    for (monitor, labels) in monitors() {
+        if let Some(up) = monitor.up() {
+            let _ = writeln!(out, "upkeep_monitor_up{{{labels}}} {}", u8::from(up));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitor_paused Whether a monitor is paused (1) or not (0).\n# TYPE upkeep_monitor_paused gauge"
+    );
+    for (monitor, labels) in monitors() {
+        let _ = writeln!(
+            out,
+            "upkeep_monitor_paused{{{labels}}} {}",
+            u8::from(monitor.paused)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitor_response_seconds Duration of the newest active check.\n# TYPE upkeep_monitor_response_seconds gauge"
+    );
+    for (monitor, labels) in monitors() {
+        if let Some(ms) = monitor.last_duration_ms {
+            let _ = writeln!(
+                out,
+                "upkeep_monitor_response_seconds{{{labels}}} {:.3}",
+                ms as f64 / 1000.0
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitor_certificate_expiry_seconds Seconds until the certificate seen by the newest check expires (negative once expired); TLS and HTTPS monitors.\n# TYPE upkeep_monitor_certificate_expiry_seconds gauge"
+    );
+    for (monitor, labels) in monitors() {
+        if let Some(seconds) = monitor.certificate_expiry_seconds(now) {
+            let _ = writeln!(
+                out,
+                "upkeep_monitor_certificate_expiry_seconds{{{labels}}} {seconds}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP upkeep_monitor_uptime_ratio Successful checks over all checks in the window (from rollups, recomputed every 5 minutes).\n# TYPE upkeep_monitor_uptime_ratio gauge"
+    );
+    let window = upkeep_core::monitors::exporter::UPTIME_WINDOW.as_str();
+    for (monitor, labels) in monitors() {
+        if let Some(ratio) = monitor.uptime {
+            let _ = writeln!(
+                out,
+                "upkeep_monitor_uptime_ratio{{{labels},window=\"{window}\"}} {ratio}"
+            );
+        }
+    }
+}
+
 /// Middleware recording every request under its route template (unmatched paths share one label).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -207,4 +340,15 @@ pub async fn track(State(state): State<AppState>, request: Request, next: Next) 
         started.elapsed().as_secs_f64(),
     );
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_label;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline() {
+        assert_eq!(escape_label("api"), "api");
+        assert_eq!(escape_label("a\\b\"c\nd"), "a\\\\b\\\"c\\nd");
+    }
 }

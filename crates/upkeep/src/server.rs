@@ -138,6 +138,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             shutdown.clone(),
         ));
     }
+    if core.config.roles.api {
+        // The per-monitor figures of `/metrics`, kept in memory on every node that serves it.
+        workers.push(spawn_worker(
+            upkeep_core::monitors::exporter::MonitorExporter::new(core.clone()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
+    }
     let http = if core.config.roles.api {
         tokio::spawn(upkeep_web::serve(
             listener,

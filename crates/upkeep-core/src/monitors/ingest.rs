@@ -11,7 +11,9 @@ use jiff::Timestamp;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
-use upkeep_storage::{CheckResult, Monitor, MonitorStatus, MonitorWrite, StorageError};
+use upkeep_storage::{
+    CheckResult, MaintenanceWindow, Monitor, MonitorStatus, MonitorWrite, StorageError,
+};
 
 use super::heartbeat::{HeartbeatSettings, PingSignal, apply_ping, evaluate_deadline};
 use super::state::{CheckOutcome, apply_check};
@@ -321,7 +323,17 @@ async fn process(core: &Core, batch: Vec<Request>) {
             }
         }
     }
-    let committed = commit_with_retry(core, &writes).await;
+    // State changes raised while a maintenance window covers their monitor are flagged, not alerted.
+    let committed = match load_windows_with_retry(core, &writes).await {
+        Ok(windows) => {
+            super::maintenance::flag_events(&mut writes, &monitors, &windows);
+            commit_with_retry(core, &writes).await
+        }
+        Err(err) => Err(err),
+    };
+    if committed.is_err() {
+        core.check_stats.record_write_failures(writes.len());
+    }
     for ack in acks {
         match (ack, &committed) {
             (Ack::Ping(sender, outcome), Ok(())) => {
@@ -378,6 +390,38 @@ async fn load_with_retry(core: &Core, ids: &[i64]) -> CoreResult<Vec<Monitor>> {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// The maintenance windows of the monitors whose status changes in this batch (no query when none does).
+async fn load_windows_with_retry(
+    core: &Core,
+    writes: &[MonitorWrite],
+) -> Result<Vec<MaintenanceWindow>, StorageError> {
+    let mut ids: Vec<i64> = writes
+        .iter()
+        .filter(|write| write.event.is_some())
+        .map(|write| write.monitor_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    let mut attempt = 0;
+    loop {
+        match core.storage.maintenance_for(&ids).await {
+            Ok(windows) => return Ok(windows),
+            Err(StorageError::Unavailable(message)) if attempt < RETRIES => {
+                attempt += 1;
+                tracing::warn!(attempt, %message, "database unavailable while loading maintenance windows; retrying");
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, writes = writes.len(), "giving up on a batch of monitor updates (maintenance windows unreadable); statuses are unchanged");
+                return Err(err);
+            }
         }
     }
 }

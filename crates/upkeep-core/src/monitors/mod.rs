@@ -8,8 +8,10 @@
 pub mod apply;
 pub mod definition;
 pub mod execute;
+pub mod exporter;
 pub mod heartbeat;
 pub mod ingest;
+pub mod maintenance;
 pub mod rollup;
 pub mod scheduler;
 pub mod sketch;
@@ -25,6 +27,7 @@ use upkeep_storage::{
 pub use definition::{ACTIVE_KINDS, KINDS, MonitorSpec, check};
 pub use heartbeat::{HeartbeatSettings, PingKind, PingSignal, Schedule};
 pub use ingest::{Ingest, PingOutcome};
+pub use maintenance::{effective_status, effective_statuses};
 pub use scheduler::CheckScheduler;
 pub use state::{CheckOutcome, apply_check};
 pub use sweeper::DeadlineSweeper;

@@ -29,6 +29,8 @@ pub struct SchedulerStats {
     /// Recent lateness samples in milliseconds (a ring of the last 100,000).
     lateness_ms: Mutex<Vec<f64>>,
     started: std::sync::atomic::AtomicU64,
+    /// Monitor updates (results, pings, sweeps) the writer could not store even after retrying.
+    write_failures: std::sync::atomic::AtomicU64,
 }
 
 impl SchedulerStats {
@@ -41,6 +43,19 @@ impl SchedulerStats {
         }
         self.started
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Count updates the writer gave up on.
+    pub fn record_write_failures(&self, count: usize) {
+        self.write_failures.fetch_add(
+            u64::try_from(count).unwrap_or(u64::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    pub fn write_failures(&self) -> u64 {
+        self.write_failures
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Checks started since the process began.

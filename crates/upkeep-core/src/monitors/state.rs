@@ -81,6 +81,7 @@ pub fn transition(
         from_status: from,
         to_status: to,
         reason: reason(),
+        in_maintenance: false,
     };
     (next, Some(event))
 }

@@ -3,6 +3,7 @@
 //! from the same definitions and cannot drift.
 
 mod audit;
+mod maintenance;
 mod me;
 mod monitors;
 mod services;
@@ -100,6 +101,11 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(monitors::list_events))
         .routes(routes!(monitors::list_pings))
         .routes(routes!(monitors::list_results))
+        .routes(routes!(
+            maintenance::list_maintenance,
+            maintenance::create_maintenance
+        ))
+        .routes(routes!(maintenance::delete_maintenance))
         .routes(routes!(uptime::get_uptime))
         .routes(routes!(uptime::put_slo, uptime::delete_slo))
         .split_for_parts()

@@ -63,7 +63,14 @@ pub struct MonitorView {
 }
 
 impl MonitorView {
-    pub fn new(state: &AppState, monitor: Monitor) -> Self {
+    /// The monitor as shown: its status is `maintenance` while a window covers it (paused wins).
+    pub async fn new(state: &AppState, monitor: Monitor) -> ApiResult<Self> {
+        let status = monitors::effective_status(&state.core, &monitor).await?;
+        Ok(Self::with_status(state, monitor, status))
+    }
+
+    /// The monitor with the status to show, computed by the caller (for whole pages at once).
+    pub fn with_status(state: &AppState, monitor: Monitor, status: MonitorStatus) -> Self {
         let ping_url = monitors::ping_url(&state.core, &monitor);
         Self {
             id: monitor.id,
@@ -71,7 +78,7 @@ impl MonitorView {
             name: monitor.name,
             slug: monitor.slug,
             kind: monitor.kind,
-            status: monitor.state.status.as_str().to_string(),
+            status: status.as_str().to_string(),
             settings: monitor.settings,
             interval_seconds: monitor.interval_ms as f64 / 1000.0,
             failure_threshold: monitor.failure_threshold,
@@ -223,8 +230,13 @@ pub async fn list_monitors(
         search: query.q,
     };
     let monitors = monitors::list_monitors(&state.core, &filter, page).await?;
+    let statuses = monitors::effective_statuses(&state.core, &monitors.items).await?;
     Ok(Json(Paged::from_page(monitors, |monitor| {
-        MonitorView::new(&state, monitor)
+        let status = statuses
+            .get(&monitor.id)
+            .copied()
+            .unwrap_or(monitor.state.status);
+        MonitorView::with_status(&state, monitor, status)
     })))
 }
 
@@ -239,7 +251,10 @@ pub async fn create_monitor(
     let ctx = caller.audit(&state);
     let monitor =
         monitors::create_monitor(&state.core, &ctx, &body.service, &body.spec.into(), None).await?;
-    Ok((StatusCode::CREATED, Json(MonitorView::new(&state, monitor))))
+    Ok((
+        StatusCode::CREATED,
+        Json(MonitorView::new(&state, monitor).await?),
+    ))
 }
 
 /// One monitor with its state.
@@ -251,7 +266,7 @@ pub async fn get_monitor(
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<MonitorView>> {
     let monitor = monitors::monitor(&state.core, id).await?;
-    Ok(Json(MonitorView::new(&state, monitor)))
+    Ok(Json(MonitorView::new(&state, monitor).await?))
 }
 
 /// Replace a monitor's definition (write). Monitors managed by a configuration file are changed there.
@@ -266,7 +281,7 @@ pub async fn update_monitor(
     refuse_file_managed(&state, id).await?;
     let ctx = caller.audit(&state);
     let monitor = monitors::update_monitor(&state.core, &ctx, id, &body.into()).await?;
-    Ok(Json(MonitorView::new(&state, monitor)))
+    Ok(Json(MonitorView::new(&state, monitor).await?))
 }
 
 async fn refuse_file_managed(state: &AppState, id: i64) -> ApiResult<()> {
@@ -306,7 +321,7 @@ pub async fn pause_monitor(
 ) -> ApiResult<Json<MonitorView>> {
     let ctx = caller.audit(&state);
     let monitor = monitors::pause(&state.core, &ctx, id, body.resume_at).await?;
-    Ok(Json(MonitorView::new(&state, monitor)))
+    Ok(Json(MonitorView::new(&state, monitor).await?))
 }
 
 /// Resume a paused monitor (write); it starts over as pending.
@@ -319,7 +334,7 @@ pub async fn resume_monitor(
 ) -> ApiResult<Json<MonitorView>> {
     let ctx = caller.audit(&state);
     let monitor = monitors::resume(&state.core, &ctx, id).await?;
-    Ok(Json(MonitorView::new(&state, monitor)))
+    Ok(Json(MonitorView::new(&state, monitor).await?))
 }
 
 #[derive(Serialize, ToSchema)]

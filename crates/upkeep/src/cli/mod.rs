@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod apply;
 mod catalog;
+mod maintenance;
 mod monitors;
 mod output;
 
@@ -80,6 +81,9 @@ pub enum Command {
     /// Manage monitors (active checks and heartbeats).
     #[command(subcommand)]
     Monitor(Box<monitors::MonitorCommand>),
+    /// Manage maintenance windows (checks continue, nobody is paged).
+    #[command(subcommand)]
+    Maintenance(maintenance::MaintenanceCommand),
     /// Reconcile monitors declared in [[monitor]] tables of a file or folder (config as code).
     Apply(apply::ApplyArgs),
     /// Read the audit log.
@@ -168,6 +172,7 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
         Command::Team(command) => catalog::team(command, &config, out).await,
         Command::Service(command) => catalog::service(command, &config, out).await,
         Command::Monitor(command) => monitors::monitor(*command, &config, out).await,
+        Command::Maintenance(command) => maintenance::maintenance(command, &config, out).await,
         Command::Apply(args) => apply::apply(args, &config, out).await,
         Command::Audit(command) => admin::audit(command, &config, out).await,
         Command::Config(command) => admin::config(command, &cli.global, out),

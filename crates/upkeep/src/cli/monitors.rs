@@ -111,14 +111,21 @@ fn describe(core: &Core, monitor: &Monitor) -> Value {
     value
 }
 
-fn human(core: &Core, monitor: &Monitor) -> String {
+/// The record of `describe` with the status shown now (`maintenance` while a window covers it).
+fn describe_as(core: &Core, monitor: &Monitor, status: MonitorStatus) -> Value {
+    let mut value = describe(core, monitor);
+    value["status"] = json!(status.as_str());
+    value
+}
+
+fn human(core: &Core, monitor: &Monitor, status: MonitorStatus) -> String {
     let mut lines = vec![
         format!(
             "{} ({}/{}), id {}",
             monitor.name, monitor.service_slug, monitor.slug, monitor.id
         ),
         format!("kind: {}", monitor.kind),
-        format!("status: {}", monitor.state.status.as_str()),
+        format!("status: {}", status.as_str()),
     ];
     if let Some(url) = monitors::ping_url(core, monitor) {
         lines.push(format!("ping URL: {url}"));
@@ -192,9 +199,16 @@ pub async fn monitor(
                 search: None,
             };
             let list = all_pages(|page| monitors::list_monitors(&core, &filter, page)).await?;
+            let statuses = monitors::effective_statuses(&core, &list).await?;
+            let status_of = |monitor: &Monitor| {
+                statuses
+                    .get(&monitor.id)
+                    .copied()
+                    .unwrap_or(monitor.state.status)
+            };
             let values: Vec<Value> = list
                 .iter()
-                .map(|monitor| describe(&core, monitor))
+                .map(|monitor| describe_as(&core, monitor, status_of(monitor)))
                 .collect();
             out.print(&values, || {
                 table(
@@ -206,7 +220,7 @@ pub async fn monitor(
                                 m.service_slug.clone(),
                                 m.slug.clone(),
                                 m.kind.clone(),
-                                m.state.status.as_str().into(),
+                                status_of(m).as_str().into(),
                                 m.state.last_error.clone().unwrap_or_default(),
                             ]
                         })
@@ -216,7 +230,10 @@ pub async fn monitor(
         }
         MonitorCommand::Show { id } => {
             let monitor = monitors::monitor(&core, id).await?;
-            out.print(&describe(&core, &monitor), || human(&core, &monitor));
+            let status = monitors::effective_status(&core, &monitor).await?;
+            out.print(&describe_as(&core, &monitor, status), || {
+                human(&core, &monitor, status)
+            });
         }
         MonitorCommand::Pause { id, duration } => {
             let resume_at = duration

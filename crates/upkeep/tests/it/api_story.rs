@@ -839,6 +839,7 @@ async fn operations_endpoints_answer(db: TestDb) {
             "heartbeat-deadlines",
             "housekeeping",
             "job-runner",
+            "monitor-metrics",
             "monitor-rollups"
         ]
     );

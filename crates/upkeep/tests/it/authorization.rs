@@ -58,6 +58,9 @@ const OPERATIONS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/monitors/{id}/uptime", Needs::Read),
     ("PUT", "/api/v1/monitors/{id}/slo", Needs::Write),
     ("DELETE", "/api/v1/monitors/{id}/slo", Needs::Write),
+    ("GET", "/api/v1/maintenance", Needs::Read),
+    ("POST", "/api/v1/maintenance", Needs::Write),
+    ("DELETE", "/api/v1/maintenance/{id}", Needs::Write),
 ];
 
 #[test]

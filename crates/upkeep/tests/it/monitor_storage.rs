@@ -164,6 +164,7 @@ fn event(from: MonitorStatus, to: MonitorStatus, seconds: i64, reason: &str) -> 
         from_status: from,
         to_status: to,
         reason: reason.to_string(),
+        in_maintenance: false,
     }
 }
 

@@ -166,9 +166,14 @@ pub fn with_database(url: &str, name: &str) -> String {
 /// Run raw SQL on the test database outside the storage traits (to tamper with it, as an attacker or a
 /// newer binary would). Returns the rows affected, or the driver's error message.
 pub async fn raw_execute(db: &TestDb, sql: &str) -> Result<u64, String> {
-    let result = match db.backend {
+    raw_execute_at(db.backend, &db.url, sql).await
+}
+
+/// [`raw_execute`] for a database known by its backend and URL (e.g. one a running server owns).
+pub async fn raw_execute_at(backend: Backend, url: &str, sql: &str) -> Result<u64, String> {
+    let result = match backend {
         Backend::Sqlite => {
-            let mut conn = sqlx::SqliteConnection::connect(&db.url)
+            let mut conn = sqlx::SqliteConnection::connect(url)
                 .await
                 .map_err(|err| err.to_string())?;
             let done = sqlx::Executor::execute(&mut conn, sql).await;
@@ -176,7 +181,7 @@ pub async fn raw_execute(db: &TestDb, sql: &str) -> Result<u64, String> {
             done.map(|done| done.rows_affected())
         }
         Backend::Postgres => {
-            let mut conn = sqlx::PgConnection::connect(&db.url)
+            let mut conn = sqlx::PgConnection::connect(url)
                 .await
                 .map_err(|err| err.to_string())?;
             let done = sqlx::Executor::execute(&mut conn, sql).await;
