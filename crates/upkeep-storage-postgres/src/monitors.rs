@@ -349,6 +349,26 @@ impl MonitorStore for PostgresStorage {
         Ok(Page::from_rows(monitors, page, |monitor| monitor.id))
     }
 
+    async fn active_monitor_versions(
+        &self,
+        kinds: &[&str],
+    ) -> StorageResult<Vec<(i64, Timestamp)>> {
+        let kinds = kinds
+            .iter()
+            .map(|kind| kind.to_string())
+            .collect::<Vec<String>>();
+        let rows = sqlx::query(
+            "SELECT m.id, m.updated_at FROM monitors m WHERE NOT m.paused AND m.kind = ANY($1)",
+        )
+        .bind(kinds)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| Ok((get(row, "id")?, timestamp(row, "updated_at")?)))
+            .collect()
+    }
+
     async fn active_monitors(&self, kinds: &[&str]) -> StorageResult<Vec<Monitor>> {
         let kinds: Vec<String> = kinds.iter().map(|kind| (*kind).to_string()).collect();
         let rows = sqlx::query(&format!(

@@ -279,6 +279,22 @@ impl MonitorStore for SqliteStorage {
         Ok(Page::from_rows(monitors, page, |monitor| monitor.id))
     }
 
+    async fn active_monitor_versions(
+        &self,
+        kinds: &[&str],
+    ) -> StorageResult<Vec<(i64, Timestamp)>> {
+        let kinds =
+            serde_json::to_string(kinds).map_err(|err| StorageError::Other(err.to_string()))?;
+        let rows = sqlx::query("SELECT m.id, m.updated_at FROM monitors m WHERE NOT m.paused AND m.kind IN (SELECT value FROM json_each($1))")
+            .bind(kinds)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|row| Ok((get(row, "id")?, timestamp(row, "updated_at")?)))
+            .collect()
+    }
+
     async fn active_monitors(&self, kinds: &[&str]) -> StorageResult<Vec<Monitor>> {
         let kinds =
             serde_json::to_string(kinds).map_err(|err| StorageError::Other(err.to_string()))?;

@@ -247,6 +247,10 @@ pub trait MonitorStore {
         filter: &MonitorFilter,
         page: PageRequest,
     ) -> StorageResult<Page<Monitor>>;
+    /// `(id, updated_at)` of every unpaused monitor of one of `kinds`: the scheduler's cheap way to see
+    /// what changed without loading every monitor.
+    async fn active_monitor_versions(&self, kinds: &[&str])
+    -> StorageResult<Vec<(i64, Timestamp)>>;
     /// Every monitor that is not paused and is of one of `kinds` (the scheduler's working set).
     async fn active_monitors(&self, kinds: &[&str]) -> StorageResult<Vec<Monitor>>;
     async fn update_monitor(

@@ -212,51 +212,70 @@ impl CheckScheduler {
         running.shutdown().await;
     }
 
+    /// Bring the schedule up to date: a cheap list of `(id, updated_at)` says what changed, and only new or
+    /// changed monitors are loaded (in chunks), so a node with tens of thousands of monitors does not
+    /// decode them all every few seconds.
     async fn refresh(
         &self,
         entries: &mut HashMap<i64, Entry>,
         heap: &mut BinaryHeap<Reverse<(Instant, i64, u64)>>,
     ) {
-        let monitors = match self.core.storage.active_monitors(&ACTIVE_KINDS).await {
-            Ok(monitors) => monitors,
+        let versions = match self
+            .core
+            .storage
+            .active_monitor_versions(&ACTIVE_KINDS)
+            .await
+        {
+            Ok(versions) => versions,
             Err(err) => {
                 tracing::warn!(error = %err, "could not reload monitors; keeping the current schedule");
                 return;
             }
         };
+        let changed: Vec<i64> = versions
+            .iter()
+            .filter(|(id, updated_at)| {
+                entries
+                    .get(id)
+                    .is_none_or(|entry| entry.monitor.updated_at != *updated_at)
+            })
+            .map(|(id, _)| *id)
+            .collect();
         let now = Instant::now();
-        let mut seen = std::collections::HashSet::with_capacity(monitors.len());
-        for monitor in monitors {
-            seen.insert(monitor.id);
-            let changed = entries
-                .get(&monitor.id)
-                .is_none_or(|entry| entry.monitor.updated_at != monitor.updated_at);
-            if !changed {
-                if let Some(entry) = entries.get_mut(&monitor.id) {
-                    entry.monitor = Arc::new(monitor);
+        for chunk in changed.chunks(1000) {
+            let monitors = match self.core.storage.monitors_by_ids(chunk).await {
+                Ok(monitors) => monitors,
+                Err(err) => {
+                    tracing::warn!(error = %err, "could not load changed monitors; trying again at the next refresh");
+                    return;
                 }
-                continue;
+            };
+            for monitor in monitors {
+                if monitor.paused || !ACTIVE_KINDS.contains(&monitor.kind.as_str()) {
+                    continue;
+                }
+                let interval = Duration::from_millis(
+                    u64::try_from(monitor.interval_ms)
+                        .unwrap_or(60_000)
+                        .max(1000),
+                );
+                let generation = entries
+                    .get(&monitor.id)
+                    .map_or(0, |entry| entry.generation + 1);
+                let due = now + jitter(monitor.id, interval);
+                heap.push(Reverse((due, monitor.id, generation)));
+                entries.insert(
+                    monitor.id,
+                    Entry {
+                        monitor: Arc::new(monitor),
+                        due,
+                        generation,
+                    },
+                );
             }
-            let interval = Duration::from_millis(
-                u64::try_from(monitor.interval_ms)
-                    .unwrap_or(60_000)
-                    .max(1000),
-            );
-            let generation = entries
-                .get(&monitor.id)
-                .map_or(0, |entry| entry.generation + 1);
-            let due = now + jitter(monitor.id, interval);
-            heap.push(Reverse((due, monitor.id, generation)));
-            entries.insert(
-                monitor.id,
-                Entry {
-                    monitor: Arc::new(monitor),
-                    due,
-                    generation,
-                },
-            );
         }
-        entries.retain(|id, _| seen.contains(id));
+        let active: std::collections::HashSet<i64> = versions.iter().map(|(id, _)| *id).collect();
+        entries.retain(|id, _| active.contains(id));
     }
 
     /// Run one check now and hand its outcome to the writer.
