@@ -140,9 +140,14 @@ impl Storage for SqliteStorage {
 
     fn pool_stats(&self) -> PoolStats {
         PoolStats {
-            connections: self.reader.size() + self.writer.size(),
-            idle: u32::try_from(self.reader.num_idle() + self.writer.num_idle())
-                .unwrap_or(u32::MAX),
+            connections: self.reader.size().saturating_add(self.writer.size()),
+            idle: u32::try_from(
+                // sqlx's idle counter can briefly read high while connections move; never overflow on it.
+                self.reader
+                    .num_idle()
+                    .saturating_add(self.writer.num_idle()),
+            )
+            .unwrap_or(u32::MAX),
             max_connections: READ_CONNECTIONS + 1,
         }
     }
