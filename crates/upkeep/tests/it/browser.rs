@@ -195,17 +195,29 @@ impl Browser {
         }
     }
 
+    /// The page's visible text, or "" while the page is being replaced (a navigation makes the body
+    /// element stale between finding it and reading it; callers wait and read again).
     async fn text(&self) -> String {
-        let body = self.element("body").await;
-        self.command(
-            reqwest::Method::GET,
-            &format!("/element/{body}/text"),
-            Value::Null,
-        )
-        .await
-        .as_str()
-        .unwrap_or("")
-        .to_string()
+        let url = format!("{}/session/{}/element", self.base, self.session);
+        let Ok(response) = self
+            .http
+            .post(url)
+            .json(&json!({"using": "css selector", "value": "body"}))
+            .send()
+            .await
+        else {
+            return String::new();
+        };
+        let found: Value = response.json().await.unwrap_or(Value::Null);
+        let Some(body) = found["value"][ELEMENT_KEY].as_str() else {
+            return String::new();
+        };
+        let url = format!("{}/session/{}/element/{body}/text", self.base, self.session);
+        let Ok(response) = self.http.get(url).send().await else {
+            return String::new();
+        };
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        answer["value"].as_str().unwrap_or("").to_string()
     }
 
     async fn close(mut self) {
@@ -243,7 +255,10 @@ async fn a_person_sets_up_upkeep_in_a_browser(db: TestDb) {
         "setup lands on the services page: {url}"
     );
     assert!(
-        browser.text().await.contains("ana@example.com"),
+        browser
+            .wait_for_text("ana@example.com")
+            .await
+            .contains("ana@example.com"),
         "the owner is signed in"
     );
 
@@ -260,7 +275,10 @@ async fn a_person_sets_up_upkeep_in_a_browser(db: TestDb) {
         .await;
     assert!(url.ends_with("/services/checkout"), "{url}");
     assert!(
-        browser.text().await.contains("Checkout <beta>"),
+        browser
+            .wait_for_text("Checkout <beta>")
+            .await
+            .contains("Checkout <beta>"),
         "the name shows as typed, escaped in the HTML"
     );
     let stored = server

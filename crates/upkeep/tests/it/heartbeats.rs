@@ -264,7 +264,7 @@ async fn pings_follow_the_healthchecks_contract(db: TestDb) {
 
     // A flood on one monitor is limited; others are not slowed.
     let mut limited = 0;
-    for _ in 0..80 {
+    for _ in 0..200 {
         if get(&server, &format!("/ping/{token}/log")).await.0 == StatusCode::TOO_MANY_REQUESTS {
             limited += 1;
         }
