@@ -73,12 +73,6 @@ impl SchedulerStats {
         let index = ((samples.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
         samples.get(index).copied()
     }
-
-    pub fn reset(&self) {
-        if let Ok(mut samples) = self.lateness_ms.lock() {
-            samples.clear();
-        }
-    }
 }
 
 /// Stable jitter in `[0, interval)` from the monitor id (splitmix64), so restarts keep the same spread.
