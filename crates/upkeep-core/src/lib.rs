@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 mod error;
 pub mod identity;
+pub mod incidents;
 pub mod jobs;
 pub mod monitors;
 
@@ -36,6 +37,10 @@ pub struct Core {
     pub check_stats: Arc<monitors::scheduler::SchedulerStats>,
     /// The per-monitor figures `/metrics` renders, refreshed by the monitor exporter.
     pub monitor_metrics: Arc<monitors::exporter::Snapshot>,
+    /// This node's alert writer (events from every integration).
+    pub alerts: incidents::AlertIngest,
+    /// Signalled when monitor state changes were committed on this node, so they become alerts at once.
+    pub monitor_events: Arc<tokio::sync::Notify>,
 }
 
 impl Core {
@@ -48,6 +53,8 @@ impl Core {
             ingest: monitors::Ingest::default(),
             check_stats: Arc::default(),
             monitor_metrics: Arc::default(),
+            alerts: incidents::AlertIngest::default(),
+            monitor_events: Arc::default(),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::PostgresStorage;
 use crate::support::{db_err, get, millis, timestamp};
 
 /// The `LISTEN/NOTIFY` channel that announces new jobs.
-const JOBS_CHANNEL: &str = "upkeep_jobs";
+pub(crate) const JOBS_CHANNEL: &str = "upkeep_jobs";
 
 fn job_from_row(row: &PgRow) -> StorageResult<JobRecord> {
     let payload: String = get(row, "payload_json")?;

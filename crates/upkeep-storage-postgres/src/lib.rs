@@ -7,6 +7,7 @@
 mod audit;
 mod catalog;
 mod identity;
+mod incidents;
 mod jobs;
 mod maintenance;
 mod monitors;

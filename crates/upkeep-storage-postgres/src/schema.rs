@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "monitors", MONITORS),
     (3, "monitor_rollups", MONITOR_ROLLUPS),
     (4, "maintenance_windows", MAINTENANCE_WINDOWS),
+    (5, "incidents", INCIDENTS),
 ];
 
 /// The advisory lock key that serialises migrations across nodes ("upkeep" in ASCII, then 1).
@@ -255,6 +256,82 @@ CREATE TABLE maintenance_windows (
 CREATE INDEX maintenance_windows_service ON maintenance_windows(service_id) WHERE service_id IS NOT NULL;
 CREATE INDEX maintenance_windows_monitor ON maintenance_windows(monitor_id) WHERE monitor_id IS NOT NULL;
 ALTER TABLE monitor_events ADD COLUMN in_maintenance BOOLEAN NOT NULL DEFAULT FALSE;
+"#;
+
+/// Incidents, their alerts and timelines, change events, integration keys, and the positions of event
+/// streams the incidents domain consumes (monitor state changes).
+const INCIDENTS: &str = r#"
+CREATE TABLE integration_keys (
+    service_id BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    key TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (service_id, kind)
+);
+CREATE TABLE incidents (
+    id BIGSERIAL PRIMARY KEY,
+    service_id BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),
+    severity TEXT NOT NULL,
+    assignee_user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    group_key TEXT,
+    alert_count BIGINT NOT NULL DEFAULT 0,
+    open_alert_count BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    last_alert_at BIGINT NOT NULL,
+    acknowledged_at BIGINT,
+    resolved_at BIGINT,
+    updated_at BIGINT NOT NULL,
+    escalation_epoch BIGINT NOT NULL DEFAULT 0
+);
+CREATE INDEX incidents_service_status ON incidents(service_id, status, id);
+CREATE INDEX incidents_status ON incidents(status, id);
+CREATE TABLE alerts (
+    id BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+    service_id BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    dedup_key TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('triggered', 'acknowledged', 'resolved')),
+    summary TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    details_json TEXT NOT NULL,
+    event_count BIGINT NOT NULL DEFAULT 1,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    resolved_at BIGINT
+);
+-- Deduplication: one unresolved alert per service, source and dedup key.
+CREATE UNIQUE INDEX alerts_open_dedup ON alerts(service_id, source, dedup_key) WHERE status <> 'resolved';
+CREATE INDEX alerts_incident ON alerts(incident_id, id);
+CREATE TABLE incident_timeline (
+    id BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT,
+    message TEXT NOT NULL,
+    details_json TEXT NOT NULL
+);
+CREATE INDEX incident_timeline_incident ON incident_timeline(incident_id, id);
+CREATE TABLE change_events (
+    id BIGSERIAL PRIMARY KEY,
+    service_id BIGINT NOT NULL REFERENCES services(id) ON DELETE CASCADE,
+    summary TEXT NOT NULL,
+    source TEXT,
+    happened_at BIGINT NOT NULL,
+    received_at BIGINT NOT NULL,
+    links_json TEXT NOT NULL,
+    custom_details_json TEXT NOT NULL
+);
+CREATE INDEX change_events_service ON change_events(service_id, id);
+CREATE TABLE stream_cursors (
+    name TEXT PRIMARY KEY,
+    position BIGINT NOT NULL
+);
+-- State changes recorded before incidents existed are history, not alerts to raise now.
+INSERT INTO stream_cursors (name, position) SELECT 'monitor_events', COALESCE(MAX(id), 0) FROM monitor_events;
 "#;
 
 fn latest() -> i64 {

@@ -9,6 +9,7 @@ mod audit;
 mod catalog;
 mod error;
 mod identity;
+mod incidents;
 mod jobs;
 mod maintenance;
 mod monitors;
@@ -22,6 +23,11 @@ pub use catalog::{
 pub use error::{StorageError, StorageResult};
 pub use identity::{
     ApiToken, IdentityStore, NewSession, NewToken, NewUser, Role, Scope, Session, User, UserChanges,
+};
+pub use incidents::{
+    Alert, AlertSource, ChangeEvent, Incident, IncidentFilter, IncidentStatus, IncidentStore,
+    IncidentTx, IncidentWork, IntegrationKey, IntegrationKind, MonitorTransition, NewAlert,
+    NewChangeEvent, NewIncident, NewTimelineEntry, Severity, TimelineEntry,
 };
 pub use jobs::{JobCount, JobRecord, JobStore, NewJob};
 pub use maintenance::{
@@ -67,6 +73,7 @@ pub trait Storage:
     + MonitorStore
     + MaintenanceStore
     + RollupStore
+    + IncidentStore
     + Send
     + Sync
 {

@@ -5,6 +5,7 @@
 mod api;
 mod auth;
 mod error;
+mod integrations;
 mod json;
 mod metrics;
 mod ops;
@@ -29,14 +30,17 @@ pub struct AppState {
     pub core: Core,
     pub metrics: Arc<Metrics>,
     pub ping_limiter: Arc<ping::PingLimiter>,
+    pub integration_limits: Arc<integrations::IntegrationLimits>,
 }
 
 impl AppState {
     pub fn new(core: Core) -> Self {
+        let integration_limits = Arc::new(integrations::IntegrationLimits::new(&core.config));
         Self {
             core,
             metrics: Arc::new(Metrics::new()),
             ping_limiter: Arc::new(ping::PingLimiter::default()),
+            integration_limits,
         }
     }
 }
@@ -56,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         )
         .merge(ops::routes())
         .merge(ping::routes())
+        .merge(integrations::routes())
         .merge(ui::routes())
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn_with_state(

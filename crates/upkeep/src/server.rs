@@ -105,6 +105,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let mut workers = Vec::new();
     // The monitor writer runs on every node that accepts pings or runs checks.
     workers.push(Ingest::start(&core, shutdown.clone()));
+    // The alert writer runs on every node that accepts alert events.
+    workers.push(upkeep_core::incidents::AlertIngest::start(
+        &core,
+        shutdown.clone(),
+    ));
     let mut scheduler = None;
     if core.config.roles.workers {
         let checks = Arc::new(CheckScheduler::new(
@@ -124,6 +129,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     if core.config.roles.scheduler {
         workers.push(spawn_worker(
             Housekeeping::new(core.clone()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
+        workers.push(spawn_worker(
+            upkeep_core::incidents::monitor_alerts::MonitorAlertWorker::new(core.clone()),
             core.workers.clone(),
             shutdown.clone(),
         ));

@@ -47,6 +47,17 @@ pub struct Roles {
     pub scheduler: bool,
 }
 
+/// Alert ingestion and grouping.
+#[derive(Debug, Clone)]
+pub struct IncidentsConfig {
+    /// Alerts of one service within this long of its open incident's last alert join that incident.
+    pub group_window: Duration,
+    /// Sustained alert events per second accepted from one integration key.
+    pub events_per_second: u32,
+    /// Events one integration key may send at once above the sustained rate.
+    pub events_burst: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub session_ttl: Duration,
@@ -68,6 +79,7 @@ pub struct Config {
     pub roles: Roles,
     pub shutdown_timeout: Duration,
     pub auth: AuthConfig,
+    pub incidents: IncidentsConfig,
 }
 
 impl Default for Config {
@@ -92,6 +104,11 @@ impl Default for Config {
                 login_max_failures_per_account: 5,
                 login_max_failures_per_address: 20,
                 login_window: Duration::from_secs(15 * 60),
+            },
+            incidents: IncidentsConfig {
+                group_window: Duration::from_secs(5 * 60),
+                events_per_second: 200,
+                events_burst: 1_000,
             },
         }
     }
@@ -123,6 +140,7 @@ impl fmt::Debug for Config {
             roles,
             shutdown_timeout,
             auth,
+            incidents,
         } = self;
         f.debug_struct("Config")
             .field("listen", listen)
@@ -132,6 +150,7 @@ impl fmt::Debug for Config {
             .field("roles", roles)
             .field("shutdown_timeout", shutdown_timeout)
             .field("auth", auth)
+            .field("incidents", incidents)
             .finish()
     }
 }

@@ -37,7 +37,7 @@ pub(super) struct Setting {
 }
 
 /// The `[section]` tables a file may have, in the order they are documented.
-pub(super) const SECTIONS: &[&str] = &["log", "roles", "auth"];
+pub(super) const SECTIONS: &[&str] = &["log", "roles", "auth", "incidents"];
 
 pub(super) static SETTINGS: &[Setting] = &[
     Setting {
@@ -129,6 +129,24 @@ pub(super) static SETTINGS: &[Setting] = &[
         key: "login_window",
         example: "\"15m\"",
         field: Field::Duration(|c| &mut c.auth.login_window),
+    },
+    Setting {
+        section: Some("incidents"),
+        key: "group_window",
+        example: "\"5m\"",
+        field: Field::Duration(|c| &mut c.incidents.group_window),
+    },
+    Setting {
+        section: Some("incidents"),
+        key: "events_per_second",
+        example: "200",
+        field: Field::Count(|c| &mut c.incidents.events_per_second),
+    },
+    Setting {
+        section: Some("incidents"),
+        key: "events_burst",
+        example: "1000",
+        field: Field::Count(|c| &mut c.incidents.events_burst),
     },
 ];
 

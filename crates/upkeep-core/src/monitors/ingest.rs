@@ -434,7 +434,13 @@ async fn commit_with_retry(core: &Core, writes: &[MonitorWrite]) -> Result<(), S
     let mut attempt = 0;
     loop {
         match core.storage.apply_monitor_writes(writes).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => {
+                if writes.iter().any(|write| write.event.is_some()) {
+                    // State changes become alerts: wake the incidents consumer on this node.
+                    core.monitor_events.notify_one();
+                }
+                return Ok(());
+            }
             Err(err) if attempt < RETRIES => {
                 attempt += 1;
                 tracing::warn!(attempt, error = %err, writes = writes.len(), "could not store monitor updates; retrying");

@@ -3,6 +3,7 @@
 //! from the same definitions and cannot drift.
 
 mod audit;
+mod incidents;
 mod maintenance;
 mod me;
 mod monitors;
@@ -106,6 +107,17 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
             maintenance::create_maintenance
         ))
         .routes(routes!(maintenance::delete_maintenance))
+        .routes(routes!(incidents::list_incidents))
+        .routes(routes!(incidents::get_incident, incidents::update_incident))
+        .routes(routes!(incidents::acknowledge_incident))
+        .routes(routes!(incidents::resolve_incident))
+        .routes(routes!(incidents::reopen_incident))
+        .routes(routes!(incidents::add_note))
+        .routes(routes!(incidents::get_timeline))
+        .routes(routes!(incidents::get_alerts))
+        .routes(routes!(incidents::get_integrations))
+        .routes(routes!(incidents::rotate_integration))
+        .routes(routes!(incidents::list_changes))
         .routes(routes!(uptime::get_uptime))
         .routes(routes!(uptime::put_slo, uptime::delete_slo))
         .split_for_parts()

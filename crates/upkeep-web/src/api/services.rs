@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use upkeep_core::catalog::{self, ServiceInput, ServicePatch};
 use utoipa::{IntoParams, ToSchema};
 
@@ -36,17 +36,12 @@ pub struct CreateService {
 pub struct UpdateService {
     pub name: Option<String>,
     pub description: Option<String>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "super::views::present")]
     #[schema(value_type = Option<String>)]
     pub team: Option<Option<String>>,
     pub links: Option<Vec<LinkView>>,
     /// Replaces the whole set.
     pub depends_on: Option<Vec<String>>,
-}
-
-/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -243,3 +243,12 @@ impl From<WorkerStatus> for WorkerView {
         }
     }
 }
+
+/// Distinguish an absent field (`None`) from an explicit `null` (`Some(None)`).
+pub fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    <Option<T> as serde::Deserialize>::deserialize(deserializer).map(Some)
+}

@@ -7,7 +7,8 @@ use clap::Subcommand;
 use serde_json::json;
 use upkeep_core::catalog::{self, ServiceInput, ServicePatch, TeamInput};
 use upkeep_core::config::Config;
-use upkeep_core::storage::{Service, ServiceLink};
+use upkeep_core::incidents::{self, integrations::Integrations};
+use upkeep_core::storage::{IntegrationKind, Service, ServiceLink};
 use upkeep_core::{Core, audit};
 
 use super::core_for_cli;
@@ -91,6 +92,43 @@ pub enum ServiceCommand {
     /// Delete a service nothing depends on.
     #[command(after_help = "Example:\n  upkeep service delete api")]
     Delete { slug: String },
+    /// Replace one of the service's integration keys; the old key stops working at once.
+    #[command(after_help = "Example:\n  upkeep service rotate-key api --kind pagerduty --json")]
+    RotateKey {
+        slug: String,
+        /// pagerduty, alertmanager, grafana or webhook.
+        #[arg(long)]
+        kind: String,
+    },
+}
+
+/// A service with its alert-source integrations, as `show --json` prints it.
+fn with_integrations(service: &Service, integrations: &Integrations) -> serde_json::Value {
+    let mut value = serde_json::to_value(service).unwrap_or_default();
+    if let serde_json::Value::Object(map) = &mut value {
+        map.insert(
+            "integrations".into(),
+            serde_json::to_value(integrations).unwrap_or_default(),
+        );
+    }
+    value
+}
+
+fn describe_integrations(integrations: &Integrations) -> String {
+    [
+        format!(
+            "pagerduty routing key: {}",
+            integrations.pagerduty_routing_key
+        ),
+        format!(
+            "pagerduty events url: {}",
+            integrations.pagerduty_events_url
+        ),
+        format!("alertmanager url: {}", integrations.alertmanager_url),
+        format!("grafana url: {}", integrations.grafana_url),
+        format!("webhook url: {}", integrations.webhook_url),
+    ]
+    .join("\n")
 }
 
 fn parse_link(text: &str) -> anyhow::Result<ServiceLink> {
@@ -252,7 +290,30 @@ pub async fn service(
         }
         ServiceCommand::Show { slug } => {
             let service = catalog::service(&core, &slug).await?;
-            out.print(&service, || describe(&service));
+            let integrations = incidents::integrations::integrations(&core, service.id).await?;
+            out.print(&with_integrations(&service, &integrations), || {
+                format!(
+                    "{}\n{}",
+                    describe(&service),
+                    describe_integrations(&integrations)
+                )
+            });
+        }
+        ServiceCommand::RotateKey { slug, kind } => {
+            let kind = IntegrationKind::parse(&kind).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--kind: unknown integration {kind:?} (pagerduty, alertmanager, grafana or webhook)"
+                )
+            })?;
+            let service = catalog::service(&core, &slug).await?;
+            let integrations =
+                incidents::integrations::rotate(&core, &ctx, service.id, kind).await?;
+            out.print(&with_integrations(&service, &integrations), || {
+                format!(
+                    "rotated the {kind} key of {slug}\n{}",
+                    describe_integrations(&integrations)
+                )
+            });
         }
         ServiceCommand::Update {
             slug,

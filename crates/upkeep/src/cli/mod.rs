@@ -6,6 +6,7 @@ mod accounts;
 mod admin;
 mod apply;
 mod catalog;
+mod incidents;
 mod maintenance;
 mod monitors;
 mod output;
@@ -81,6 +82,9 @@ pub enum Command {
     /// Manage monitors (active checks and heartbeats).
     #[command(subcommand)]
     Monitor(Box<monitors::MonitorCommand>),
+    /// Incidents: list, show, acknowledge, resolve, reopen, add notes.
+    #[command(subcommand)]
+    Incident(incidents::IncidentCommand),
     /// Manage maintenance windows (checks continue, nobody is paged).
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
@@ -172,6 +176,7 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
         Command::Team(command) => catalog::team(command, &config, out).await,
         Command::Service(command) => catalog::service(command, &config, out).await,
         Command::Monitor(command) => monitors::monitor(*command, &config, out).await,
+        Command::Incident(command) => incidents::incident(command, &config, out).await,
         Command::Maintenance(command) => maintenance::maintenance(command, &config, out).await,
         Command::Apply(args) => apply::apply(args, &config, out).await,
         Command::Audit(command) => admin::audit(command, &config, out).await,

@@ -61,6 +61,22 @@ const OPERATIONS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/maintenance", Needs::Read),
     ("POST", "/api/v1/maintenance", Needs::Write),
     ("DELETE", "/api/v1/maintenance/{id}", Needs::Write),
+    ("GET", "/api/v1/incidents", Needs::Read),
+    ("GET", "/api/v1/incidents/{id}", Needs::Read),
+    ("PATCH", "/api/v1/incidents/{id}", Needs::Write),
+    ("POST", "/api/v1/incidents/{id}/acknowledge", Needs::Write),
+    ("POST", "/api/v1/incidents/{id}/resolve", Needs::Write),
+    ("POST", "/api/v1/incidents/{id}/reopen", Needs::Write),
+    ("POST", "/api/v1/incidents/{id}/notes", Needs::Write),
+    ("GET", "/api/v1/incidents/{id}/timeline", Needs::Read),
+    ("GET", "/api/v1/incidents/{id}/alerts", Needs::Read),
+    ("GET", "/api/v1/services/{slug}/integrations", Needs::Write),
+    (
+        "POST",
+        "/api/v1/services/{slug}/integrations/{kind}/rotate",
+        Needs::Write,
+    ),
+    ("GET", "/api/v1/services/{slug}/changes", Needs::Read),
 ];
 
 #[test]
@@ -86,7 +102,9 @@ fn the_table_names_every_documented_operation() {
 }
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "999999").replace("{slug}", "missing")
+    path.replace("{id}", "999999")
+        .replace("{slug}", "missing")
+        .replace("{kind}", "pagerduty")
 }
 
 async fn call(

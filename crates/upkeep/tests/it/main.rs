@@ -6,11 +6,13 @@
 mod support;
 
 mod active_checks;
+mod alert_ingest;
 mod api_story;
 mod authorization;
 mod browser;
 mod cli;
 mod heartbeats;
+mod incidents;
 mod jobs_runtime;
 mod maintenance;
 mod monitor_metrics;
