@@ -13,6 +13,7 @@ pub mod identity;
 pub mod incidents;
 pub mod jobs;
 pub mod monitors;
+pub mod oncall;
 
 use std::sync::Arc;
 

@@ -146,6 +146,7 @@ impl Worker for MonitorAlertWorker {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use upkeep_storage::MonitorEvent;

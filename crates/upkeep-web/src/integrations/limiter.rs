@@ -51,6 +51,7 @@ impl<K: Eq + Hash + Clone> KeyedLimiter<K> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -312,6 +312,7 @@ pub fn parse_time(value: &str) -> Option<jiff::Timestamp> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
