@@ -8,16 +8,19 @@ pub mod audit;
 pub mod catalog;
 pub mod clock;
 pub mod config;
+pub mod contacts;
 mod error;
 pub mod identity;
 pub mod incidents;
 pub mod jobs;
 pub mod monitors;
 pub mod oncall;
+pub mod secrets;
 
 use std::sync::Arc;
 
 pub use error::{CoreError, CoreResult};
+pub use upkeep_notify as notify;
 pub use upkeep_storage as storage;
 
 use clock::Clock;
@@ -42,10 +45,18 @@ pub struct Core {
     pub alerts: incidents::AlertIngest,
     /// Signalled when monitor state changes were committed on this node, so they become alerts at once.
     pub monitor_events: Arc<tokio::sync::Notify>,
+    /// Signalled when notifications were queued on this node, so delivery starts at once.
+    pub outbox: Arc<tokio::sync::Notify>,
+    /// The key that seals stored secrets (contact-method settings), loaded on first use.
+    pub secrets: Arc<secrets::Secrets>,
+    /// The one guarded HTTP client for user-given URLs (`[outbound]`), built on first use.
+    pub outbound: Arc<contacts::Outbound>,
 }
 
 impl Core {
     pub fn new(storage: DynStorage, clock: Arc<dyn Clock>, config: Config) -> Self {
+        let key_source = secrets::KeySource::from_config(&config, storage.backend_name());
+        let outbound = contacts::Outbound::from_config(&config);
         Self {
             storage,
             clock,
@@ -56,6 +67,9 @@ impl Core {
             monitor_metrics: Arc::default(),
             alerts: incidents::AlertIngest::default(),
             monitor_events: Arc::default(),
+            outbox: Arc::default(),
+            secrets: Arc::new(secrets::Secrets::new(key_source)),
+            outbound: Arc::new(outbound),
         }
     }
 

@@ -1,7 +1,9 @@
 //! Incidents, alerts, timelines, change events and integration keys on PostgreSQL.
 //!
 //! Incident rules run as [`IncidentWork`] inside one transaction; [`IncidentTx::lock_service`] takes the
-//! service's row lock so two nodes never group or deduplicate the same service's alerts at once.
+//! service's row lock so two nodes never group or deduplicate the same service's alerts at once, and
+//! every incident read inside the transaction is locked (`FOR UPDATE`), because the rules write the
+//! whole row back: without the lock an escalation step and an alert could overwrite each other.
 
 use jiff::Timestamp;
 use serde_json::Value;
@@ -11,7 +13,8 @@ use upkeep_storage::{
     Alert, AlertSource, AuditContext, ChangeEvent, Incident, IncidentFilter, IncidentStatus,
     IncidentStore, IncidentTx, IncidentWork, IntegrationKey, IntegrationKind, MonitorEvent,
     MonitorStatus, MonitorTransition, NewAlert, NewChangeEvent, NewIncident, NewJob,
-    NewTimelineEntry, Page, PageRequest, Severity, StorageError, StorageResult, TimelineEntry,
+    NewNotification, NewTimelineEntry, Page, PageRequest, Severity, StorageError, StorageResult,
+    TimelineEntry,
 };
 
 use crate::PostgresStorage;
@@ -57,6 +60,7 @@ fn incident_from_row(row: &PgRow) -> StorageResult<Incident> {
         resolved_at: opt_timestamp(row, "resolved_at")?,
         updated_at: timestamp(row, "updated_at")?,
         escalation_epoch: get(row, "escalation_epoch")?,
+        escalation_step: get(row, "escalation_step")?,
     })
 }
 
@@ -240,12 +244,14 @@ impl IncidentTx for PgIncidentTx<'_> {
     }
 
     async fn incident(&mut self, id: i64) -> StorageResult<Incident> {
-        let row = sqlx::query(&format!("{INCIDENT_SELECT} WHERE i.id = $1"))
-            .bind(id)
-            .fetch_optional(&mut *self.conn)
-            .await
-            .map_err(db_err)?
-            .ok_or(StorageError::NotFound { what: "incident" })?;
+        let row = sqlx::query(&format!(
+            "{INCIDENT_SELECT} WHERE i.id = $1 FOR UPDATE OF i"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *self.conn)
+        .await
+        .map_err(db_err)?
+        .ok_or(StorageError::NotFound { what: "incident" })?;
         incident_from_row(&row)
     }
 
@@ -258,7 +264,7 @@ impl IncidentTx for PgIncidentTx<'_> {
         let row = sqlx::query(&format!(
             "{INCIDENT_SELECT} WHERE i.service_id = $1 AND i.{OPEN}
                AND (($2 IS NOT NULL AND i.group_key = $2) OR ($2 IS NULL AND i.last_alert_at >= $3))
-             ORDER BY i.id DESC LIMIT 1"
+             ORDER BY i.id DESC LIMIT 1 FOR UPDATE OF i"
         ))
         .bind(service_id)
         .bind(group_key)
@@ -276,7 +282,7 @@ impl IncidentTx for PgIncidentTx<'_> {
                  UNION SELECT d.depends_on_id FROM service_dependencies d JOIN upstream u ON d.service_id = u.id
              )
              {INCIDENT_SELECT} WHERE i.service_id IN (SELECT id FROM upstream) AND i.{OPEN}
-             ORDER BY i.id LIMIT 1"
+             ORDER BY i.id LIMIT 1 FOR UPDATE OF i"
         ))
         .bind(service_id)
         .fetch_optional(&mut *self.conn)
@@ -306,7 +312,7 @@ impl IncidentTx for PgIncidentTx<'_> {
         sqlx::query(
             "UPDATE incidents SET title = $2, status = $3, severity = $4, assignee_user_id = $5, alert_count = $6,
                 open_alert_count = $7, last_alert_at = $8, acknowledged_at = $9, resolved_at = $10, updated_at = $11,
-                escalation_epoch = $12 WHERE id = $1",
+                escalation_epoch = $12, escalation_step = $13 WHERE id = $1",
         )
         .bind(incident.id)
         .bind(&incident.title)
@@ -320,6 +326,7 @@ impl IncidentTx for PgIncidentTx<'_> {
         .bind(incident.resolved_at.map(millis))
         .bind(millis(incident.updated_at))
         .bind(incident.escalation_epoch)
+        .bind(incident.escalation_step)
         .execute(&mut *self.conn)
         .await
         .map_err(db_err)?;
@@ -341,6 +348,26 @@ impl IncidentTx for PgIncidentTx<'_> {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn insert_notification(&mut self, notification: &NewNotification) -> StorageResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO notifications (incident_id, user_id, contact_method_id, channel_kind, idempotency_key,
+                payload_json, reason, status, attempts, next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(notification.incident_id)
+        .bind(notification.user_id)
+        .bind(notification.contact_method_id)
+        .bind(&notification.channel_kind)
+        .bind(&notification.idempotency_key)
+        .bind(notification.payload.to_string())
+        .bind(&notification.reason)
+        .bind(millis(notification.deliver_at))
+        .execute(&mut *self.conn)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn enqueue_job(&mut self, job: &NewJob) -> StorageResult<()> {

@@ -6,12 +6,15 @@
 
 mod audit;
 mod catalog;
+mod contacts;
+mod escalation;
 mod identity;
 mod incidents;
 mod jobs;
 mod maintenance;
 mod monitors;
 mod rollups;
+mod schedules;
 mod schema;
 mod support;
 

@@ -18,6 +18,8 @@ use crate::support::{
     db_err, get, insert_audit, millis, opt_timestamp, snapshot, timestamp, unique_err,
 };
 
+mod list;
+
 const MONITOR_SELECT: &str =
     "SELECT m.*, s.slug AS service_slug FROM monitors m JOIN services s ON s.id = m.service_id";
 
@@ -142,7 +144,7 @@ async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageRe
             last_start_at BIGINT, last_start_rid TEXT, deadline_at BIGINT, last_error TEXT, last_duration_ms BIGINT)
          WHERE m.id = v.id",
     )
-    .bind(batch.states.to_string())
+    .bind(&batch.states)
     .execute(&mut *conn)
     .await
     .map_err(db_err)?;
@@ -153,7 +155,7 @@ async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageRe
              FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, from_status TEXT, to_status TEXT, reason TEXT,
                 in_maintenance BOOLEAN)",
         )
-        .bind(batch.events.to_string())
+        .bind(&batch.events)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
@@ -165,7 +167,7 @@ async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageRe
              FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, kind TEXT, exit_status INTEGER, rid TEXT,
                 duration_ms BIGINT, body TEXT, method TEXT, remote_addr TEXT, user_agent TEXT)",
         )
-        .bind(batch.pings.to_string())
+        .bind(&batch.pings)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
@@ -177,7 +179,7 @@ async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageRe
              FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, success BOOLEAN, duration_ms BIGINT,
                 status_code INTEGER, error TEXT, details_json TEXT)",
         )
-        .bind(batch.results.to_string())
+        .bind(&batch.results)
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
@@ -323,30 +325,21 @@ impl MonitorStore for PostgresStorage {
         row.as_ref().map(monitor_from_row).transpose()
     }
 
+    async fn service_id_by_ping_key(&self, ping_key: &str) -> StorageResult<Option<i64>> {
+        let row = sqlx::query("SELECT id FROM services WHERE ping_key = $1")
+            .bind(ping_key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(|row| get(row, "id")).transpose()
+    }
+
     async fn list_monitors(
         &self,
         filter: &MonitorFilter,
         page: PageRequest,
     ) -> StorageResult<Page<Monitor>> {
-        // `ESCAPE ''` makes a backslash in the search an ordinary character, as SQLite's LIKE does.
-        let search = filter.search.as_ref().map(|text| format!("%{text}%"));
-        let rows = sqlx::query(&format!(
-            "{MONITOR_SELECT} WHERE m.id > $1 AND ($2::BIGINT IS NULL OR m.service_id = $2::BIGINT)
-               AND ($3::TEXT IS NULL OR m.status = $3::TEXT) AND ($4::TEXT IS NULL OR m.kind = $4::TEXT)
-               AND ($5::TEXT IS NULL OR m.name ILIKE $5::TEXT ESCAPE '' OR m.slug ILIKE $5::TEXT ESCAPE '')
-             ORDER BY m.id LIMIT $6"
-        ))
-        .bind(page.cursor.unwrap_or(0))
-        .bind(filter.service_id)
-        .bind(filter.status.map(MonitorStatus::as_str))
-        .bind(&filter.kind)
-        .bind(search)
-        .bind(page.fetch_limit())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
-        let monitors = monitors_from_rows(&rows)?;
-        Ok(Page::from_rows(monitors, page, |monitor| monitor.id))
+        list::list(self, filter, page).await
     }
 
     async fn active_monitor_versions(

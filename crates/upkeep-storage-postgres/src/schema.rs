@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "monitor_rollups", MONITOR_ROLLUPS),
     (4, "maintenance_windows", MAINTENANCE_WINDOWS),
     (5, "incidents", INCIDENTS),
+    (6, "oncall", ONCALL),
 ];
 
 /// The advisory lock key that serialises migrations across nodes ("upkeep" in ASCII, then 1).
@@ -332,6 +333,98 @@ CREATE TABLE stream_cursors (
 );
 -- State changes recorded before incidents existed are history, not alerts to raise now.
 INSERT INTO stream_cursors (name, position) SELECT 'monitor_events', COALESCE(MAX(id), 0) FROM monitor_events;
+"#;
+
+/// On-call: schedules (their rotations, layers and overrides as JSON the on-call domain validates),
+/// calendar feed tokens, escalation policies (services point at one), people's contact methods and
+/// notification rules, the notification outbox with its attempt log, and single-use action links.
+const ONCALL: &str = r#"
+CREATE TABLE schedules (
+    id BIGSERIAL PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    team_id BIGINT REFERENCES teams(id) ON DELETE SET NULL,
+    spec_json TEXT NOT NULL,
+    feed_token TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE TABLE user_feed_tokens (
+    user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    token TEXT NOT NULL UNIQUE,
+    created_at BIGINT NOT NULL
+);
+CREATE TABLE escalation_policies (
+    id BIGSERIAL PRIMARY KEY,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    spec_json TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+ALTER TABLE services ADD COLUMN escalation_policy_id BIGINT REFERENCES escalation_policies(id) ON DELETE SET NULL;
+ALTER TABLE services ADD COLUMN runbook_url TEXT;
+-- The escalation step already taken in the current epoch: a duplicated or retried step job sees it and
+-- does nothing, so nobody is paged twice.
+ALTER TABLE incidents ADD COLUMN escalation_step BIGINT NOT NULL DEFAULT 0;
+CREATE TABLE contact_methods (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    -- The channel settings, sealed by the core (they hold webhook URLs, tokens and passwords).
+    config_sealed TEXT NOT NULL,
+    verified BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX contact_methods_user ON contact_methods(user_id, id);
+CREATE TABLE notification_rules (
+    id BIGSERIAL PRIMARY KEY,
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    contact_method_id BIGINT NOT NULL REFERENCES contact_methods(id) ON DELETE CASCADE,
+    delay_ms BIGINT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX notification_rules_user ON notification_rules(user_id, delay_ms);
+CREATE TABLE notifications (
+    id BIGSERIAL PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+    user_id BIGINT REFERENCES users(id) ON DELETE SET NULL,
+    contact_method_id BIGINT REFERENCES contact_methods(id) ON DELETE SET NULL,
+    channel_kind TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload_json TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'sending', 'delivered', 'failed', 'ambiguous', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT NOT NULL,
+    locked_until BIGINT,
+    last_error TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX notifications_due ON notifications(status, next_attempt_at);
+CREATE INDEX notifications_incident ON notifications(incident_id, id);
+CREATE INDEX notifications_user ON notifications(user_id, created_at);
+CREATE TABLE notification_attempts (
+    id BIGSERIAL PRIMARY KEY,
+    notification_id BIGINT NOT NULL REFERENCES notifications(id) ON DELETE CASCADE,
+    at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    duration_ms BIGINT NOT NULL
+);
+CREATE INDEX notification_attempts_notification ON notification_attempts(notification_id, id);
+CREATE TABLE action_links (
+    token_hash TEXT PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents(id) ON DELETE CASCADE,
+    user_id BIGINT REFERENCES users(id) ON DELETE CASCADE,
+    action TEXT NOT NULL CHECK (action IN ('acknowledge', 'resolve')),
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
 "#;
 
 fn latest() -> i64 {

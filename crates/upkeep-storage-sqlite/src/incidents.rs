@@ -11,7 +11,8 @@ use upkeep_storage::{
     Alert, AlertSource, AuditContext, ChangeEvent, Incident, IncidentFilter, IncidentStatus,
     IncidentStore, IncidentTx, IncidentWork, IntegrationKey, IntegrationKind, MonitorEvent,
     MonitorStatus, MonitorTransition, NewAlert, NewChangeEvent, NewIncident, NewJob,
-    NewTimelineEntry, Page, PageRequest, Severity, StorageError, StorageResult, TimelineEntry,
+    NewNotification, NewTimelineEntry, Page, PageRequest, Severity, StorageError, StorageResult,
+    TimelineEntry,
 };
 
 use crate::SqliteStorage;
@@ -57,6 +58,7 @@ fn incident_from_row(row: &SqliteRow) -> StorageResult<Incident> {
         resolved_at: opt_timestamp(row, "resolved_at")?,
         updated_at: timestamp(row, "updated_at")?,
         escalation_epoch: get(row, "escalation_epoch")?,
+        escalation_step: get(row, "escalation_step")?,
     })
 }
 
@@ -301,7 +303,7 @@ impl IncidentTx for SqliteIncidentTx<'_> {
         sqlx::query(
             "UPDATE incidents SET title = $2, status = $3, severity = $4, assignee_user_id = $5, alert_count = $6,
                 open_alert_count = $7, last_alert_at = $8, acknowledged_at = $9, resolved_at = $10, updated_at = $11,
-                escalation_epoch = $12 WHERE id = $1",
+                escalation_epoch = $12, escalation_step = $13 WHERE id = $1",
         )
         .bind(incident.id)
         .bind(&incident.title)
@@ -315,6 +317,7 @@ impl IncidentTx for SqliteIncidentTx<'_> {
         .bind(incident.resolved_at.map(millis))
         .bind(millis(incident.updated_at))
         .bind(incident.escalation_epoch)
+        .bind(incident.escalation_step)
         .execute(&mut *self.conn)
         .await
         .map_err(db_err)?;
@@ -336,6 +339,26 @@ impl IncidentTx for SqliteIncidentTx<'_> {
         .await
         .map_err(db_err)?;
         Ok(())
+    }
+
+    async fn insert_notification(&mut self, notification: &NewNotification) -> StorageResult<bool> {
+        let done = sqlx::query(
+            "INSERT INTO notifications (incident_id, user_id, contact_method_id, channel_kind, idempotency_key,
+                payload_json, reason, status, attempts, next_attempt_at, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, 'queued', 0, $8, $8, $8) ON CONFLICT DO NOTHING",
+        )
+        .bind(notification.incident_id)
+        .bind(notification.user_id)
+        .bind(notification.contact_method_id)
+        .bind(&notification.channel_kind)
+        .bind(&notification.idempotency_key)
+        .bind(notification.payload.to_string())
+        .bind(&notification.reason)
+        .bind(millis(notification.deliver_at))
+        .execute(&mut *self.conn)
+        .await
+        .map_err(db_err)?;
+        Ok(done.rows_affected() > 0)
     }
 
     async fn enqueue_job(&mut self, job: &NewJob) -> StorageResult<()> {

@@ -4,7 +4,7 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent,
+    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent,
     MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page,
     PageRequest, StorageError, StorageResult,
 };
@@ -13,6 +13,9 @@ use crate::SqliteStorage;
 use crate::support::{
     db_err, get, insert_audit, millis, opt_timestamp, snapshot, timestamp, unique_err,
 };
+
+mod batch;
+mod list;
 
 const MONITOR_SELECT: &str =
     "SELECT m.*, s.slug AS service_slug FROM monitors m JOIN services s ON s.id = m.service_id";
@@ -101,60 +104,6 @@ async fn save_state(
     .execute(conn)
     .await
     .map_err(db_err)?;
-    Ok(())
-}
-
-/// Write a whole batch with one statement per table (see [`MonitorBatch`]).
-async fn apply_batch(conn: &mut SqliteConnection, batch: &MonitorBatch) -> StorageResult<()> {
-    sqlx::query(
-        "UPDATE monitors SET status = v.value ->> 'status', consecutive_failures = v.value ->> 'consecutive_failures',
-            consecutive_successes = v.value ->> 'consecutive_successes', last_checked_at = v.value ->> 'last_checked_at',
-            last_change_at = v.value ->> 'last_change_at', last_ping_at = v.value ->> 'last_ping_at',
-            last_start_at = v.value ->> 'last_start_at', last_start_rid = v.value ->> 'last_start_rid',
-            deadline_at = v.value ->> 'deadline_at', last_error = v.value ->> 'last_error',
-            last_duration_ms = v.value ->> 'last_duration_ms'
-         FROM json_each($1) AS v WHERE monitors.id = v.value ->> 'id'",
-    )
-    .bind(batch.states.to_string())
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if batch.has_events {
-        sqlx::query(
-            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason, in_maintenance)
-             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'from_status', value ->> 'to_status', value ->> 'reason',
-                    value ->> 'in_maintenance'
-             FROM json_each($1)",
-        )
-        .bind(batch.events.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    if batch.has_pings {
-        sqlx::query(
-            "INSERT INTO heartbeat_pings (monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent)
-             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'kind', value ->> 'exit_status', value ->> 'rid',
-                    value ->> 'duration_ms', value ->> 'body', value ->> 'method', value ->> 'remote_addr', value ->> 'user_agent'
-             FROM json_each($1)",
-        )
-        .bind(batch.pings.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    if batch.has_results {
-        sqlx::query(
-            "INSERT INTO check_results (monitor_id, at, success, duration_ms, status_code, error, details_json)
-             SELECT value ->> 'monitor_id', value ->> 'at', value ->> 'success', value ->> 'duration_ms',
-                    value ->> 'status_code', value ->> 'error', value ->> 'details_json'
-             FROM json_each($1)",
-        )
-        .bind(batch.results.to_string())
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
     Ok(())
 }
 
@@ -249,34 +198,21 @@ impl MonitorStore for SqliteStorage {
         row.as_ref().map(monitor_from_row).transpose()
     }
 
+    async fn service_id_by_ping_key(&self, ping_key: &str) -> StorageResult<Option<i64>> {
+        let row = sqlx::query("SELECT id FROM services WHERE ping_key = $1")
+            .bind(ping_key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(|row| get(row, "id")).transpose()
+    }
+
     async fn list_monitors(
         &self,
         filter: &MonitorFilter,
         page: PageRequest,
     ) -> StorageResult<Page<Monitor>> {
-        let search = filter
-            .search
-            .as_ref()
-            .map(|text| format!("%{}%", text.to_lowercase()));
-        let rows = sqlx::query(&format!(
-            "{MONITOR_SELECT} WHERE m.id > $1 AND ($2 IS NULL OR m.service_id = $2) AND ($3 IS NULL OR m.status = $3)
-               AND ($4 IS NULL OR m.kind = $4) AND ($5 IS NULL OR lower(m.name) LIKE $5 OR m.slug LIKE $5)
-             ORDER BY m.id LIMIT $6"
-        ))
-        .bind(page.cursor.unwrap_or(0))
-        .bind(filter.service_id)
-        .bind(filter.status.map(MonitorStatus::as_str))
-        .bind(&filter.kind)
-        .bind(search)
-        .bind(page.fetch_limit())
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
-        let monitors = rows
-            .iter()
-            .map(monitor_from_row)
-            .collect::<StorageResult<Vec<_>>>()?;
-        Ok(Page::from_rows(monitors, page, |monitor| monitor.id))
+        list::list(self, filter, page).await
     }
 
     async fn active_monitor_versions(
@@ -380,7 +316,7 @@ impl MonitorStore for SqliteStorage {
             return Ok(());
         }
         let mut tx = self.begin_write().await?;
-        apply_batch(&mut tx, &MonitorBatch::new(writes)).await?;
+        batch::apply(&mut tx, writes).await?;
         tx.commit().await.map_err(db_err)
     }
 

@@ -12,7 +12,9 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{AuditContext, MonitorEvent, NewJob, Page, PageRequest, StorageResult};
+use crate::{
+    AuditContext, MonitorEvent, NewJob, NewNotification, Page, PageRequest, StorageResult,
+};
 
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
@@ -104,6 +106,8 @@ pub struct Incident {
     /// Bumped whenever the incident's escalation must start over or stop (ack, resolve, reopen); escalation
     /// jobs carry the epoch they were scheduled in and do nothing when it no longer matches (fencing).
     pub escalation_epoch: i64,
+    /// The escalation step already taken in this epoch (0: none yet); steps only move forward.
+    pub escalation_step: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -254,6 +258,8 @@ pub trait IncidentTx: Send {
     /// Store every mutable field of the incident (status, severity, assignee, counts, times, epoch).
     async fn update_incident(&mut self, incident: &Incident) -> StorageResult<()>;
     async fn append_timeline(&mut self, entry: &NewTimelineEntry) -> StorageResult<()>;
+    /// Queue a notification; `false` when one with the same idempotency key exists (nothing queued).
+    async fn insert_notification(&mut self, notification: &NewNotification) -> StorageResult<bool>;
     /// Enqueue a job in this transaction (e.g. the first escalation step of a new incident).
     async fn enqueue_job(&mut self, job: &NewJob) -> StorageResult<()>;
     async fn audit(

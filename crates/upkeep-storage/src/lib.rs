@@ -7,7 +7,9 @@
 
 mod audit;
 mod catalog;
+mod contacts;
 mod error;
+mod escalation;
 mod identity;
 mod incidents;
 mod jobs;
@@ -15,12 +17,22 @@ mod maintenance;
 mod monitors;
 mod page;
 mod rollups;
+mod schedules;
 
 pub use audit::{Actor, ActorKind, AuditContext, AuditFilter, AuditRecord, AuditStore};
 pub use catalog::{
     CatalogStore, NewService, NewTeam, Service, ServiceChanges, ServiceLink, Team, TeamChanges,
 };
+pub use contacts::{
+    ContactMethod, ContactMethodChanges, ContactStore, NewContactMethod, NewNotificationRule,
+    NotificationRule,
+};
 pub use error::{StorageError, StorageResult};
+pub use escalation::{
+    ActionLink, AttemptRecord, EscalationPolicy, EscalationStore, NewEscalationPolicy,
+    NewNotification, NotificationAttempt, NotificationStatus, OutboxNotification,
+    ServiceEscalation,
+};
 pub use identity::{
     ApiToken, IdentityStore, NewSession, NewToken, NewUser, Role, Scope, Session, User, UserChanges,
 };
@@ -34,11 +46,14 @@ pub use maintenance::{
     MaintenanceFilter, MaintenanceKind, MaintenanceStore, MaintenanceWindow, NewMaintenanceWindow,
 };
 pub use monitors::{
-    CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter,
-    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
+    CheckResult, HeartbeatPing, MAINTENANCE_RANK, MaintenanceScope, Monitor, MonitorBatch,
+    MonitorChanges, MonitorEvent, MonitorFilter, MonitorSort, MonitorSortKey, MonitorState,
+    MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent, OTHER_RANK, PAUSED_RANK,
+    STATUS_RANKS, SortValue,
 };
 pub use page::{Page, PageRequest};
 pub use rollups::{RawSample, Resolution, RollupCursor, RollupRow, RollupStore};
+pub use schedules::{NewSchedule, ScheduleChanges, ScheduleRecord, ScheduleStore};
 
 use std::sync::Arc;
 
@@ -74,6 +89,9 @@ pub trait Storage:
     + MaintenanceStore
     + RollupStore
     + IncidentStore
+    + ContactStore
+    + EscalationStore
+    + ScheduleStore
     + Send
     + Sync
 {

@@ -10,6 +10,14 @@ use serde_json::Value;
 
 use crate::{AuditContext, Page, PageRequest, StorageResult};
 
+mod batch;
+mod sort;
+
+pub use batch::MonitorBatch;
+pub use sort::{
+    MAINTENANCE_RANK, MonitorSort, MonitorSortKey, OTHER_RANK, PAUSED_RANK, STATUS_RANKS, SortValue,
+};
+
 /// Where a monitor's status stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -152,10 +160,25 @@ pub struct MonitorChanges {
 #[derive(Debug, Clone, Default)]
 pub struct MonitorFilter {
     pub service_id: Option<i64>,
+    /// The status shown: with a [`MonitorFilter::maintenance`] scope, `maintenance` means unpaused
+    /// monitors in the scope and every other status excludes them (as the status shown does).
     pub status: Option<MonitorStatus>,
     pub kind: Option<String>,
     /// Case-insensitive substring of the name or slug.
     pub search: Option<String>,
+    /// Order and position (creation order by default).
+    pub sort: MonitorSort,
+    /// The monitors that a maintenance window covers now; worked out by the monitors domain, because
+    /// recurring windows follow time zones that SQL cannot. `None` counts as no window active.
+    pub maintenance: Option<MaintenanceScope>,
+}
+
+/// Monitors covered by a maintenance window that is active now: every monitor of these services, and
+/// these monitors.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MaintenanceScope {
+    pub service_ids: Vec<i64>,
+    pub monitor_ids: Vec<i64>,
 }
 
 /// A status change: the event later domains (incidents) consume.
@@ -241,7 +264,9 @@ pub trait MonitorStore {
         ping_key: &str,
         slug: &str,
     ) -> StorageResult<Option<Monitor>>;
-    /// Oldest first.
+    /// The id of the service whose ping key (for slug ping URLs) is `ping_key`.
+    async fn service_id_by_ping_key(&self, ping_key: &str) -> StorageResult<Option<i64>>;
+    /// In `filter.sort` order (creation order by default), continuing after `page.cursor`.
     async fn list_monitors(
         &self,
         filter: &MonitorFilter,
@@ -286,75 +311,4 @@ pub trait MonitorStore {
     ) -> StorageResult<Page<CheckResult>>;
     /// Delete raw results and pings older than `before` (state changes are kept).
     async fn prune_monitor_history(&self, before: Timestamp) -> StorageResult<u64>;
-}
-
-/// A batch of [`MonitorWrite`]s as JSON arrays, one per table, so a backend writes the whole batch with
-/// one statement per table (`json_each` on SQLite, `jsonb_to_recordset` on PostgreSQL). Times are epoch
-/// milliseconds. Only the last state of each monitor is kept: writes are applied in order.
-#[derive(Debug, Clone, Default)]
-pub struct MonitorBatch {
-    pub states: Value,
-    pub events: Value,
-    pub pings: Value,
-    pub results: Value,
-    pub has_events: bool,
-    pub has_pings: bool,
-    pub has_results: bool,
-}
-
-fn ms(at: Option<Timestamp>) -> Value {
-    at.map_or(Value::Null, |at| Value::from(at.as_millisecond()))
-}
-
-impl MonitorBatch {
-    pub fn new(writes: &[MonitorWrite]) -> Self {
-        let mut last_state: std::collections::BTreeMap<i64, &MonitorState> =
-            std::collections::BTreeMap::new();
-        let (mut events, mut pings, mut results) = (Vec::new(), Vec::new(), Vec::new());
-        for write in writes {
-            last_state.insert(write.monitor_id, &write.state);
-            if let Some(event) = &write.event {
-                events.push(serde_json::json!({
-                    "monitor_id": write.monitor_id, "at": event.at.as_millisecond(),
-                    "from_status": event.from_status.as_str(), "to_status": event.to_status.as_str(), "reason": event.reason,
-                    "in_maintenance": event.in_maintenance,
-                }));
-            }
-            if let Some(ping) = &write.ping {
-                pings.push(serde_json::json!({
-                    "monitor_id": write.monitor_id, "at": ping.at.as_millisecond(), "kind": ping.kind,
-                    "exit_status": ping.exit_status, "rid": ping.rid, "duration_ms": ping.duration_ms, "body": ping.body,
-                    "method": ping.method, "remote_addr": ping.remote_addr, "user_agent": ping.user_agent,
-                }));
-            }
-            if let Some(result) = &write.result {
-                results.push(serde_json::json!({
-                    "monitor_id": write.monitor_id, "at": result.at.as_millisecond(), "success": result.success,
-                    "duration_ms": result.duration_ms, "status_code": result.status_code, "error": result.error,
-                    "details_json": result.details.to_string(),
-                }));
-            }
-        }
-        let states: Vec<Value> = last_state
-            .into_iter()
-            .map(|(id, state)| {
-                serde_json::json!({
-                    "id": id, "status": state.status.as_str(), "consecutive_failures": state.consecutive_failures,
-                    "consecutive_successes": state.consecutive_successes, "last_checked_at": ms(state.last_checked_at),
-                    "last_change_at": ms(state.last_change_at), "last_ping_at": ms(state.last_ping_at),
-                    "last_start_at": ms(state.last_start_at), "last_start_rid": state.last_start_rid,
-                    "deadline_at": ms(state.deadline_at), "last_error": state.last_error, "last_duration_ms": state.last_duration_ms,
-                })
-            })
-            .collect();
-        Self {
-            has_events: !events.is_empty(),
-            has_pings: !pings.is_empty(),
-            has_results: !results.is_empty(),
-            states: Value::Array(states),
-            events: Value::Array(events),
-            pings: Value::Array(pings),
-            results: Value::Array(results),
-        }
-    }
 }

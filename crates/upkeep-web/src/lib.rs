@@ -2,12 +2,14 @@
 //! same route definitions), server-rendered pages, and the operational endpoints (`/healthz`, `/readyz`,
 //! `/metrics`). Handlers are thin: they authenticate, parse, call a domain function and shape the answer.
 
+mod actions;
 mod api;
 mod auth;
 mod error;
 mod integrations;
 mod json;
 mod metrics;
+mod oncall_feeds;
 mod ops;
 mod ping;
 mod ui;
@@ -61,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ops::routes())
         .merge(ping::routes())
         .merge(integrations::routes())
+        .merge(oncall_feeds::routes())
+        .merge(actions::routes())
         .merge(ui::routes())
         .fallback(api::fallback)
         .layer(axum::middleware::from_fn_with_state(

@@ -11,18 +11,19 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use upkeep_core::monitors::{self, MonitorSpec, PingKind, PingSignal};
+use upkeep_core::monitors::{self, MonitorSpec, PingKind, PingSignal, PingTarget, targets};
 use upkeep_core::storage::Monitor;
 use upkeep_core::{CoreError, audit};
 
@@ -117,10 +118,28 @@ fn action(segment: Option<&str>) -> Result<Option<PingKind>, InvalidUrlFormat> {
     }))
 }
 
+/// The `User-Agent` of a ping, at most 200 characters (extracted alone: cloning every header per ping
+/// shows up at tens of thousands of pings per second).
+struct UserAgent(Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .headers
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(200).collect()),
+        ))
+    }
+}
+
 struct Received {
     method: Method,
-    headers: HeaderMap,
-    remote: Option<String>,
+    user_agent: Option<String>,
+    remote: SocketAddr,
     body: Bytes,
 }
 
@@ -136,12 +155,8 @@ impl Received {
             rid,
             body,
             method: self.method.as_str().to_string(),
-            remote_addr: self.remote.clone(),
-            user_agent: self
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(200).collect()),
+            remote_addr: Some(self.remote.ip().to_string()),
+            user_agent: self.user_agent.clone(),
         }
     }
 }
@@ -150,123 +165,146 @@ async fn ping_one(
     state: State<AppState>,
     Path(first): Path<String>,
     query: Query<PingQuery>,
-    info: ConnectInfo<SocketAddr>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
     method: Method,
-    headers: HeaderMap,
+    UserAgent(user_agent): UserAgent,
     body: Bytes,
 ) -> Response {
-    handle(state, vec![first], query, info, method, headers, body).await
+    let received = Received {
+        method,
+        user_agent,
+        remote,
+        body,
+    };
+    handle(state, [&first, "", ""], 1, query, received).await
 }
 
 async fn ping_two(
     state: State<AppState>,
     Path((first, second)): Path<(String, String)>,
     query: Query<PingQuery>,
-    info: ConnectInfo<SocketAddr>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
     method: Method,
-    headers: HeaderMap,
+    UserAgent(user_agent): UserAgent,
     body: Bytes,
 ) -> Response {
-    handle(
-        state,
-        vec![first, second],
-        query,
-        info,
+    let received = Received {
         method,
-        headers,
+        user_agent,
+        remote,
         body,
-    )
-    .await
+    };
+    handle(state, [&first, &second, ""], 2, query, received).await
 }
 
 async fn ping_three(
     state: State<AppState>,
     Path((first, second, third)): Path<(String, String, String)>,
     query: Query<PingQuery>,
-    info: ConnectInfo<SocketAddr>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    handle(
-        state,
-        vec![first, second, third],
-        query,
-        info,
-        method,
-        headers,
-        body,
-    )
-    .await
-}
-
-async fn handle(
-    State(state): State<AppState>,
-    segments: Vec<String>,
-    Query(query): Query<PingQuery>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     method: Method,
-    headers: HeaderMap,
+    UserAgent(user_agent): UserAgent,
     body: Bytes,
+) -> Response {
+    let received = Received {
+        method,
+        user_agent,
+        remote,
+        body,
+    };
+    handle(state, [&first, &second, &third], 3, query, received).await
+}
+
+/// Resolve a slug URL's monitor, creating it with `create` (the flag says whether it was just created).
+async fn resolve_slug(
+    state: &AppState,
+    ping_key: &str,
+    slug: &str,
+    create: bool,
+) -> Result<Option<(Arc<PingTarget>, bool)>, CoreError> {
+    if let Some(target) = targets::by_slug(&state.core, ping_key, slug).await? {
+        return Ok(Some((target, false)));
+    }
+    if !create {
+        return Ok(None);
+    }
+    Ok(create_by_slug(state, ping_key, slug).await?.map(|monitor| {
+        (
+            targets::remember_slug(&state.core, ping_key, &monitor),
+            true,
+        )
+    }))
+}
+
+/// `segments[..count]` are the path segments after `/ping/`.
+async fn handle(
+    State(state): State<AppState>,
+    segments: [&str; 3],
+    count: usize,
+    Query(query): Query<PingQuery>,
+    received: Received,
 ) -> Response {
     let rid = match query.rid {
         Some(rid) if !is_uuid(&rid) => return text(StatusCode::BAD_REQUEST, "invalid uuid format"),
         rid => rid,
     };
     let core = &state.core;
+    let create = query.create.as_deref() == Some("1");
     // `/ping/<uuid>[/<action>]` or `/ping/<ping-key>/<slug>[/<action>]`.
-    let (monitor, action_segment, created) = if is_uuid(&segments[0]) {
-        if segments.len() > 2 {
+    let by_token = is_uuid(segments[0]);
+    let (target, action_segment, created) = if by_token {
+        if count > 2 {
             return text(StatusCode::NOT_FOUND, "not found");
         }
-        match core.storage.monitor_by_token(&segments[0]).await {
-            Ok(Some(monitor)) => (monitor, segments.get(1).cloned(), false),
+        match targets::by_token(core, segments[0]).await {
+            Ok(Some(target)) => (target, (count > 1).then_some(segments[1]), false),
             Ok(None) => return text(StatusCode::NOT_FOUND, "not found"),
-            Err(err) => return unavailable(err.into()),
+            Err(err) => return unavailable(err),
         }
     } else {
-        let Some(slug) = segments.get(1) else {
-            return text(StatusCode::NOT_FOUND, "not found");
-        };
-        if slug.chars().any(|ch| ch.is_ascii_uppercase()) {
+        if count < 2 || segments[1].chars().any(|ch| ch.is_ascii_uppercase()) {
             return text(StatusCode::NOT_FOUND, "not found");
         }
-        match core.storage.monitor_by_ping_key(&segments[0], slug).await {
-            Ok(Some(monitor)) => (monitor, segments.get(2).cloned(), false),
-            Ok(None) if query.create.as_deref() == Some("1") => {
-                match create_by_slug(&state, &segments[0], slug).await {
-                    Ok(Some(monitor)) => (monitor, segments.get(2).cloned(), true),
-                    Ok(None) => return text(StatusCode::NOT_FOUND, "not found"),
-                    Err(err) => return unavailable(err),
-                }
-            }
+        match resolve_slug(&state, segments[0], segments[1], create).await {
+            Ok(Some((target, created))) => (target, (count > 2).then_some(segments[2]), created),
             Ok(None) => return text(StatusCode::NOT_FOUND, "not found"),
-            Err(err) => return unavailable(err.into()),
+            Err(err) => return unavailable(err),
         }
     };
-    let kind = match action(action_segment.as_deref()) {
+    let kind = match action(action_segment) {
         Ok(Some(kind)) => kind,
         Ok(None) => return text(StatusCode::NOT_FOUND, "not found"),
         Err(InvalidUrlFormat) => return text(StatusCode::BAD_REQUEST, "invalid url format"),
     };
-    if monitor.kind != "heartbeat" {
+    if !target.is_heartbeat() {
         return text(StatusCode::NOT_FOUND, "not found");
     }
-    if !state.ping_limiter.allow(monitor.id) {
+    if !state.ping_limiter.allow(target.id) {
         let mut response = text(StatusCode::TOO_MANY_REQUESTS, "rate limited");
         response
             .headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return response;
     }
-    let received = Received {
-        method,
-        headers,
-        remote: Some(remote.ip().to_string()),
-        body,
-    };
-    let signal = received.signal(kind, rid, core.now());
-    match core.ingest.ping(core, monitor.id, signal).await {
+    let retry_rid = (!by_token).then(|| rid.clone());
+    let mut outcome = core
+        .ingest
+        .ping(core, target, false, received.signal(kind, rid, core.now()))
+        .await;
+    let mut created = created;
+    if let (Err(CoreError::NotFound(_)), Some(rid)) = (&outcome, retry_rid) {
+        // The remembered monitor was deleted (perhaps on another node); the slug may name a new one now.
+        outcome = match resolve_slug(&state, segments[0], segments[1], create).await {
+            Ok(Some((target, now_created))) if target.is_heartbeat() => {
+                created = now_created;
+                let signal = received.signal(kind, rid, core.now());
+                core.ingest.ping(core, target, false, signal).await
+            }
+            Ok(_) => return text(StatusCode::NOT_FOUND, "not found"),
+            Err(err) => Err(err),
+        };
+    }
+    match outcome {
         Ok(_) => {
             let status = if created {
                 StatusCode::CREATED
@@ -291,20 +329,8 @@ async fn create_by_slug(
     slug: &str,
 ) -> Result<Option<Monitor>, CoreError> {
     let core = &state.core;
-    let mut page = upkeep_core::storage::PageRequest::new(500, None);
-    let service = loop {
-        let services = core.storage.list_services(None, page).await?;
-        if let Some(found) = services
-            .items
-            .into_iter()
-            .find(|service| service.ping_key == ping_key)
-        {
-            break found;
-        }
-        match services.next_cursor.and_then(|cursor| cursor.parse().ok()) {
-            Some(cursor) => page = upkeep_core::storage::PageRequest::new(500, Some(cursor)),
-            None => return Ok(None),
-        }
+    let Some(service_id) = core.storage.service_id_by_ping_key(ping_key).await? else {
+        return Ok(None);
     };
     if upkeep_core::catalog::validate_slug("slug", slug).is_err() {
         return Ok(None);
@@ -316,7 +342,7 @@ async fn create_by_slug(
         kind: "heartbeat".into(),
         ..MonitorSpec::default()
     };
-    match monitors::create_monitor(core, &ctx, &service.slug, &spec, None).await {
+    match monitors::create_monitor_in(core, &ctx, service_id, &spec, None).await {
         Ok(monitor) => Ok(Some(monitor)),
         // Created by a concurrent ping a moment ago.
         Err(CoreError::Conflict { .. }) => {
@@ -345,7 +371,7 @@ async fn kuma_push(
     Query(query): Query<KumaQuery>,
     ConnectInfo(remote): ConnectInfo<SocketAddr>,
     method: Method,
-    headers: HeaderMap,
+    UserAgent(user_agent): UserAgent,
 ) -> Response {
     let not_found = || {
         (
@@ -355,10 +381,11 @@ async fn kuma_push(
             .into_response()
     };
     let core = &state.core;
-    let monitor = match core.storage.monitor_by_token(&token).await {
-        Ok(Some(monitor)) if monitor.kind == "heartbeat" && !monitor.paused => monitor,
+    // Paused monitors are refused by the writer (`refuse_paused`), which sees the current row.
+    let target = match targets::by_token(core, &token).await {
+        Ok(Some(target)) if target.is_heartbeat() => target,
         Ok(_) => return not_found(),
-        Err(err) => return unavailable(err.into()),
+        Err(err) => return unavailable(err),
     };
     if let Some(ping) = &query.ping
         && ping
@@ -371,7 +398,7 @@ async fn kuma_push(
         )
             .into_response();
     }
-    if !state.ping_limiter.allow(monitor.id) {
+    if !state.ping_limiter.allow(target.id) {
         return (
             StatusCode::TOO_MANY_REQUESTS,
             Json(json!({"ok": false, "msg": "Too many pushes"})),
@@ -382,8 +409,8 @@ async fn kuma_push(
     let message = query.msg.unwrap_or_else(|| "OK".to_string());
     let received = Received {
         method,
-        headers,
-        remote: Some(remote.ip().to_string()),
+        user_agent,
+        remote,
         body: Bytes::from(message),
     };
     let signal = received.signal(
@@ -395,7 +422,7 @@ async fn kuma_push(
         None,
         core.now(),
     );
-    match core.ingest.ping(core, monitor.id, signal).await {
+    match core.ingest.ping(core, target, true, signal).await {
         Ok(_) => Json(json!({"ok": true})).into_response(),
         Err(CoreError::NotFound(_)) => not_found(),
         Err(err) => unavailable(err),
@@ -427,15 +454,15 @@ async fn gatus_external(
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     let core = &state.core;
-    let monitor = match core.storage.monitor_by_token(token.trim()).await {
-        Ok(Some(monitor))
-            if format!("{}_{}", monitor.service_slug, monitor.slug) == key
-                && monitor.kind == "heartbeat" =>
+    let target = match targets::by_token(core, token.trim()).await {
+        Ok(Some(target))
+            if format!("{}_{}", target.service_slug, target.slug) == key
+                && target.is_heartbeat() =>
         {
-            monitor
+            target
         }
         Ok(_) => return error(StatusCode::UNAUTHORIZED, "invalid token"),
-        Err(err) => return unavailable(err.into()),
+        Err(err) => return unavailable(err),
     };
     let success = match query.success.as_deref() {
         Some("true") => true,
@@ -451,14 +478,17 @@ async fn gatus_external(
             "duration must look like 10s or 250ms",
         );
     }
-    if !state.ping_limiter.allow(monitor.id) {
+    if !state.ping_limiter.allow(target.id) {
         return error(StatusCode::TOO_MANY_REQUESTS, "too many pushes");
     }
     let body = query.error.unwrap_or_default();
     let received = Received {
         method,
-        headers,
-        remote: Some(remote.ip().to_string()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(200).collect()),
+        remote,
         body: Bytes::from(body),
     };
     let signal = received.signal(
@@ -470,7 +500,7 @@ async fn gatus_external(
         None,
         core.now(),
     );
-    match core.ingest.ping(core, monitor.id, signal).await {
+    match core.ingest.ping(core, target, false, signal).await {
         Ok(_) => StatusCode::OK.into_response(),
         Err(err) => unavailable(err),
     }

@@ -119,7 +119,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         ));
         workers.push(tokio::spawn(checks.clone().run(shutdown.clone())));
         scheduler = Some(checks);
-        let registry = JobRegistry::default();
+        let registry = upkeep_core::incidents::escalation::steps::register(JobRegistry::default());
         workers.push(spawn_worker(
             JobRunner::new(core.clone(), registry, node_name()),
             core.workers.clone(),
@@ -129,6 +129,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     if core.config.roles.scheduler {
         workers.push(spawn_worker(
             Housekeeping::new(core.clone()),
+            core.workers.clone(),
+            shutdown.clone(),
+        ));
+        workers.push(spawn_worker(
+            upkeep_core::incidents::delivery::DeliveryWorker::new(core.clone()),
             core.workers.clone(),
             shutdown.clone(),
         ));

@@ -48,7 +48,9 @@ pub(super) fn apply_env(env: &BTreeMap<String, String>, config: &mut Config) -> 
     for name in env.keys().filter(|name| name.starts_with("UPKEEP_")) {
         let base = name.strip_suffix(FILE_SUFFIX).unwrap_or(name);
         if NON_SETTING_ENV_VARS.contains(&name.as_str())
-            || known.iter().any(|(known, _)| known == base)
+            || known
+                .iter()
+                .any(|(known, _)| known == base || known == name)
         {
             continue;
         }

@@ -58,6 +58,21 @@ pub struct IncidentsConfig {
     pub events_burst: u32,
 }
 
+/// Where the key that seals stored secrets (contact-method settings) comes from.
+#[derive(Debug, Clone, Default)]
+pub struct SecretsConfig {
+    /// A file holding a 32-byte key as base64 or hex. Unset: generated next to a SQLite database;
+    /// required with PostgreSQL.
+    pub key_file: Option<String>,
+}
+
+/// Requests to user-given URLs (notification channels).
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Refuse private, loopback and link-local addresses.
+    pub block_private_addresses: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct AuthConfig {
     pub session_ttl: Duration,
@@ -80,6 +95,8 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub auth: AuthConfig,
     pub incidents: IncidentsConfig,
+    pub secrets: SecretsConfig,
+    pub outbound: OutboundConfig,
 }
 
 impl Default for Config {
@@ -109,6 +126,10 @@ impl Default for Config {
                 group_window: Duration::from_secs(5 * 60),
                 events_per_second: 200,
                 events_burst: 1_000,
+            },
+            secrets: SecretsConfig::default(),
+            outbound: OutboundConfig {
+                block_private_addresses: true,
             },
         }
     }
@@ -141,6 +162,8 @@ impl fmt::Debug for Config {
             shutdown_timeout,
             auth,
             incidents,
+            secrets,
+            outbound,
         } = self;
         f.debug_struct("Config")
             .field("listen", listen)
@@ -151,6 +174,8 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", shutdown_timeout)
             .field("auth", auth)
             .field("incidents", incidents)
+            .field("secrets", secrets)
+            .field("outbound", outbound)
             .finish()
     }
 }

@@ -37,7 +37,7 @@ pub(super) struct Setting {
 }
 
 /// The `[section]` tables a file may have, in the order they are documented.
-pub(super) const SECTIONS: &[&str] = &["log", "roles", "auth", "incidents"];
+pub(super) const SECTIONS: &[&str] = &["log", "roles", "auth", "incidents", "secrets", "outbound"];
 
 pub(super) static SETTINGS: &[Setting] = &[
     Setting {
@@ -147,6 +147,18 @@ pub(super) static SETTINGS: &[Setting] = &[
         key: "events_burst",
         example: "1000",
         field: Field::Count(|c| &mut c.incidents.events_burst),
+    },
+    Setting {
+        section: Some("secrets"),
+        key: "key_file",
+        example: "\"/etc/upkeep/secret.key\"",
+        field: Field::OptionalText(|c| &mut c.secrets.key_file, check_key_file),
+    },
+    Setting {
+        section: Some("outbound"),
+        key: "block_private_addresses",
+        example: "true",
+        field: Field::Flag(|c| &mut c.outbound.block_private_addresses),
     },
 ];
 
@@ -333,6 +345,15 @@ fn check_public_url(text: &str) -> Result<(), String> {
         Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
         Some(_) => Err(format!("{text:?} has no host name")),
         None => Err(format!("{text:?} must start with http:// or https://")),
+    }
+}
+
+/// Only the shape is checked here; the file is read when a secret is first sealed or opened.
+fn check_key_file(text: &str) -> Result<(), String> {
+    if text.trim().is_empty() {
+        Err("empty path; name a file holding a 32-byte key as base64 or hex".to_string())
+    } else {
+        Ok(())
     }
 }
 

@@ -195,13 +195,36 @@ fn every_setting_has_the_documented_environment_name() {
         "UPKEEP_AUTH_LOGIN_MAX_FAILURES_PER_ACCOUNT",
         "UPKEEP_AUTH_LOGIN_MAX_FAILURES_PER_ADDRESS",
         "UPKEEP_AUTH_LOGIN_WINDOW",
+        "UPKEEP_SECRETS_KEY_FILE",
+        "UPKEEP_OUTBOUND_BLOCK_PRIVATE_ADDRESSES",
     ] {
         assert!(
             names.iter().any(|name| name == expected),
             "{expected} missing from {names:?}"
         );
     }
-    assert_eq!(names.len(), 14);
+    assert_eq!(names.len(), SETTINGS.len() - 1, "every setting but version");
+}
+
+/// `UPKEEP_SECRETS_KEY_FILE` is a setting of its own (not the `_FILE` form of a `UPKEEP_SECRETS_KEY`), and
+/// its `_FILE` form works like every other.
+#[test]
+fn the_secrets_key_file_variable_is_a_setting() {
+    let config = load(
+        None,
+        &env(&[("UPKEEP_SECRETS_KEY_FILE", "/run/upkeep.key")]),
+    )
+    .unwrap();
+    assert_eq!(config.secrets.key_file.as_deref(), Some("/run/upkeep.key"));
+    let config = load(
+        None,
+        &env(&[("UPKEEP_OUTBOUND_BLOCK_PRIVATE_ADDRESSES", "0")]),
+    )
+    .unwrap();
+    assert!(!config.outbound.block_private_addresses);
+    assert!(Config::default().outbound.block_private_addresses);
+    let problems = load(None, &env(&[("UPKEEP_SECRETS_KEY_FILE", " ")])).unwrap_err();
+    assert_eq!(keys(&problems), vec!["UPKEEP_SECRETS_KEY_FILE"]);
 }
 
 /// The example with every `# key = value` and `# [section]` line uncommented.
@@ -240,6 +263,11 @@ fn the_example_file_uncommented_loads_and_matches_the_defaults() {
         Some("https://upkeep.example.com")
     );
     config.public_url = None;
+    assert_eq!(
+        config.secrets.key_file.as_deref(),
+        Some("/etc/upkeep/secret.key")
+    );
+    config.secrets.key_file = None;
     assert_eq!(
         format!("{config:?}"),
         format!("{:?}", Config::default()),

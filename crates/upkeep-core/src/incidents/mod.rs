@@ -5,6 +5,9 @@
 //! Every change runs through [`rules`] inside one storage transaction ([`upkeep_storage::IncidentWork`]),
 //! so an alert, its incident and the timeline entries describing them are committed together.
 
+pub mod actions;
+pub mod delivery;
+pub mod escalation;
 pub mod ingest;
 pub mod integrations;
 pub mod monitor_alerts;

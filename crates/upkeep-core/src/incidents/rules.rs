@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use super::escalation::steps::{EscalateIncident, IncidentAcknowledged};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 use upkeep_storage::{
@@ -241,6 +242,16 @@ async fn open_alert(
                     Value::Null,
                 ))
                 .await?;
+                // The first escalation step commits with the incident: it cannot be lost.
+                tx.enqueue_job(
+                    &EscalateIncident {
+                        incident_id: incident.id,
+                        epoch: incident.escalation_epoch,
+                        step: 1,
+                    }
+                    .new_job(now),
+                )
+                .await?;
                 (incident, "opened")
             }
         },
@@ -312,6 +323,15 @@ pub async fn acknowledge_incident(
     incident.escalation_epoch += 1;
     incident.updated_at = now;
     tx.update_incident(incident).await?;
+    // Escalation stops (the epoch moved on); the policy's acknowledgement timeout starts.
+    tx.enqueue_job(
+        &IncidentAcknowledged {
+            incident_id: incident.id,
+            epoch: incident.escalation_epoch,
+        }
+        .new_job(now),
+    )
+    .await?;
     tx.append_timeline(&entry(
         incident.id,
         now,
@@ -399,6 +419,16 @@ pub async fn change_incident(
             incident.resolved_at = None;
             incident.acknowledged_at = None;
             incident.escalation_epoch += 1;
+            incident.escalation_step = 0;
+            tx.enqueue_job(
+                &EscalateIncident {
+                    incident_id,
+                    epoch: incident.escalation_epoch,
+                    step: 1,
+                }
+                .new_job(now),
+            )
+            .await?;
             tx.append_timeline(&entry(
                 incident_id,
                 now,

@@ -2,6 +2,9 @@
 //! statuses, run ids with durations, period or cron schedules with a time zone and a grace time, and the
 //! deadline at which a silent job turns late, then down. Pure functions; the writer and sweeper apply them.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, RwLock};
+
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
 use upkeep_storage::{HeartbeatPing, Monitor, MonitorState, MonitorStatus, NewMonitorEvent};
@@ -81,12 +84,39 @@ pub fn parse_cron(cron: &str, tz: &str) -> Result<cronexpr::Crontab, String> {
         .map_err(|err| format!("{cron:?} is not a valid cron expression: {err}"))
 }
 
+/// Parsed cron expressions by zone, then expression: a deadline is computed on every ping and sweep, and
+/// parsing (with its time-zone lookup) costs far more than finding the next fire.
+type CronCache = HashMap<String, HashMap<String, Arc<cronexpr::Crontab>>>;
+static CRONTABS: LazyLock<RwLock<CronCache>> = LazyLock::new(RwLock::default);
+/// Distinct expressions kept; past that the cache starts over.
+const CRON_CACHE_CAPACITY: usize = 4096;
+
+/// [`parse_cron`], parsed once per expression and zone. Invalid expressions are not kept.
+fn cached_cron(cron: &str, tz: &str) -> Option<Arc<cronexpr::Crontab>> {
+    if let Ok(cache) = CRONTABS.read()
+        && let Some(crontab) = cache.get(tz).and_then(|by_cron| by_cron.get(cron))
+    {
+        return Some(crontab.clone());
+    }
+    let crontab = Arc::new(parse_cron(cron, tz).ok()?);
+    if let Ok(mut cache) = CRONTABS.write() {
+        if cache.values().map(HashMap::len).sum::<usize>() >= CRON_CACHE_CAPACITY {
+            cache.clear();
+        }
+        cache
+            .entry(tz.to_string())
+            .or_default()
+            .insert(cron.to_string(), crontab.clone());
+    }
+    Some(crontab)
+}
+
 /// When the next ping is expected after a ping at `last`.
 pub fn expected_after(settings: &HeartbeatSettings, last: Timestamp) -> Option<Timestamp> {
     match &settings.schedule {
         Schedule::Period { period_ms } => Some(plus_ms(last, *period_ms)),
         Schedule::Cron { cron, tz } => {
-            let crontab = parse_cron(cron, tz).ok()?;
+            let crontab = cached_cron(cron, tz)?;
             crontab.find_next(last).ok().map(|zoned| zoned.timestamp())
         }
     }
@@ -231,4 +261,31 @@ pub fn evaluate_deadline(
     }
     next.deadline_at = deadline(settings, &next);
     (next, event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cron_schedules_are_parsed_once_and_still_follow_their_zone() {
+        let settings = HeartbeatSettings {
+            schedule: Schedule::Cron {
+                cron: "0 3 * * *".into(),
+                tz: "Europe/Berlin".into(),
+            },
+            grace_ms: 0,
+        };
+        let last: Timestamp = "2026-01-10T12:00:00Z"
+            .parse()
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let expected: Timestamp = "2026-01-11T02:00:00Z".parse().unwrap_or(Timestamp::MAX);
+        assert_eq!(expected_after(&settings, last), Some(expected));
+        assert_eq!(expected_after(&settings, last), Some(expected));
+        let first = cached_cron("0 3 * * *", "Europe/Berlin");
+        let again = cached_cron("0 3 * * *", "Europe/Berlin");
+        assert!(matches!((first, again), (Some(a), Some(b)) if Arc::ptr_eq(&a, &b)));
+        assert!(cached_cron("0 3 * * *", "Mars/Olympus").is_none());
+        assert!(cached_cron("61 3 * * *", "UTC").is_none());
+    }
 }

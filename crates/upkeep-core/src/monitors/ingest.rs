@@ -17,6 +17,7 @@ use upkeep_storage::{
 
 use super::heartbeat::{HeartbeatSettings, PingSignal, apply_ping, evaluate_deadline};
 use super::state::{CheckOutcome, apply_check};
+use super::targets::{PingTarget, TargetCache};
 use crate::{Core, CoreError, CoreResult};
 
 /// Most requests committed in one transaction.
@@ -35,6 +36,10 @@ pub struct PingOutcome {
 enum Request {
     Ping {
         monitor_id: i64,
+        /// What the sender resolved; the writer checks it against the monitor it loads.
+        target: Arc<PingTarget>,
+        /// Refuse (not found) rather than record when the monitor is paused (Uptime Kuma's push).
+        refuse_paused: bool,
         signal: PingSignal,
         ack: oneshot::Sender<CoreResult<PingOutcome>>,
     },
@@ -56,6 +61,8 @@ enum Request {
 #[derive(Clone, Default)]
 pub struct Ingest {
     sender: Arc<OnceLock<mpsc::Sender<Request>>>,
+    /// Ping tokens and slugs resolved to monitors (see [`super::targets`]).
+    targets: Arc<TargetCache>,
 }
 
 impl Ingest {
@@ -79,18 +86,27 @@ impl Ingest {
         }
     }
 
-    /// Apply a heartbeat ping; returns once it is committed.
+    /// This node's resolved ping targets.
+    pub fn targets(&self) -> &TargetCache {
+        &self.targets
+    }
+
+    /// Apply a heartbeat ping to `target`; returns once it is committed. [`CoreError::NotFound`] when the
+    /// monitor is gone (or paused, with `refuse_paused`); the target is then forgotten.
     pub async fn ping(
         &self,
         core: &Core,
-        monitor_id: i64,
+        target: Arc<PingTarget>,
+        refuse_paused: bool,
         signal: PingSignal,
     ) -> CoreResult<PingOutcome> {
         let (ack, answer) = oneshot::channel();
         self.submit(
             core,
             Request::Ping {
-                monitor_id,
+                monitor_id: target.id,
+                target,
+                refuse_paused,
                 signal,
                 ack,
             },
@@ -172,7 +188,7 @@ async fn run(core: Core, mut receiver: mpsc::Receiver<Request>, cancel: Cancella
 }
 
 fn heartbeat_settings(monitor: &Monitor) -> CoreResult<HeartbeatSettings> {
-    serde_json::from_value(monitor.settings.clone()).map_err(|err| {
+    serde::Deserialize::deserialize(&monitor.settings).map_err(|err: serde_json::Error| {
         CoreError::Internal(format!(
             "monitor {} has invalid heartbeat settings: {err}",
             monitor.id
@@ -216,11 +232,31 @@ async fn process(core: &Core, batch: Vec<Request>) {
     for request in batch {
         let monitor_id = id_of(&request);
         let Some(monitor) = monitors.get_mut(&monitor_id) else {
+            if matches!(request, Request::Ping { .. }) {
+                core.ingest.targets.forget(monitor_id);
+            }
             fail(request, CoreError::not_found("monitor not found"));
             continue;
         };
         match request {
-            Request::Ping { signal, ack, .. } => {
+            Request::Ping {
+                target,
+                refuse_paused,
+                signal,
+                ack,
+                ..
+            } => {
+                if target.ping_token != monitor.ping_token || monitor.kind != "heartbeat" {
+                    // Not the monitor the target was resolved to (cannot happen while ids are never
+                    // reused, but a stale target must never ping another monitor).
+                    core.ingest.targets.forget(monitor_id);
+                    let _ = ack.send(Err(CoreError::not_found("monitor not found")));
+                    continue;
+                }
+                if monitor.paused && refuse_paused {
+                    let _ = ack.send(Err(CoreError::not_found("monitor is paused")));
+                    continue;
+                }
                 if monitor.paused {
                     // Pings to a paused monitor are kept for the record but change nothing.
                     let mut record = apply_ping_record(monitor, &signal);

@@ -11,26 +11,27 @@ pub mod execute;
 pub mod exporter;
 pub mod heartbeat;
 pub mod ingest;
+pub mod listing;
 pub mod maintenance;
 pub mod rollup;
 pub mod scheduler;
 pub mod sketch;
 pub mod state;
 pub mod sweeper;
+pub mod targets;
 
 use jiff::Timestamp;
-use upkeep_storage::{
-    AuditContext, Monitor, MonitorChanges, MonitorFilter, MonitorState, MonitorStatus, Page,
-    PageRequest,
-};
+use upkeep_storage::{AuditContext, Monitor, MonitorChanges, MonitorState, MonitorStatus};
 
 pub use definition::{ACTIVE_KINDS, KINDS, MonitorSpec, check};
 pub use heartbeat::{HeartbeatSettings, PingKind, PingSignal, Schedule};
 pub use ingest::{Ingest, PingOutcome};
+pub use listing::list_monitors;
 pub use maintenance::{effective_status, effective_statuses};
 pub use scheduler::CheckScheduler;
 pub use state::{CheckOutcome, apply_check};
 pub use sweeper::DeadlineSweeper;
+pub use targets::PingTarget;
 
 use crate::{Core, CoreError, CoreResult, catalog};
 
@@ -63,9 +64,20 @@ pub async fn create_monitor(
     let service = catalog::service(core, service_slug).await.map_err(|_| {
         CoreError::validation("service", format!("no service with slug {service_slug}"))
     })?;
+    create_monitor_in(core, ctx, service.id, spec, managed_by).await
+}
+
+/// [`create_monitor`] for a service already known by id.
+pub async fn create_monitor_in(
+    core: &Core,
+    ctx: &AuditContext,
+    service_id: i64,
+    spec: &MonitorSpec,
+    managed_by: Option<String>,
+) -> CoreResult<Monitor> {
     let checked = check(spec)?;
     let monitor = upkeep_storage::NewMonitor {
-        service_id: service.id,
+        service_id,
         name: checked.name,
         slug: checked.slug,
         kind: checked.kind,
@@ -85,14 +97,6 @@ pub async fn monitor(core: &Core, id: i64) -> CoreResult<Monitor> {
         .monitor_by_id(id)
         .await?
         .ok_or_else(|| CoreError::not_found(format!("no monitor with id {id}")))
-}
-
-pub async fn list_monitors(
-    core: &Core,
-    filter: &MonitorFilter,
-    page: PageRequest,
-) -> CoreResult<Page<Monitor>> {
-    Ok(core.storage.list_monitors(filter, page).await?)
 }
 
 /// Replace a monitor's definition; a heartbeat's deadline follows its new schedule.
@@ -175,5 +179,7 @@ pub async fn resume(core: &Core, ctx: &AuditContext, id: i64) -> CoreResult<Moni
 
 pub async fn delete_monitor(core: &Core, ctx: &AuditContext, id: i64) -> CoreResult<()> {
     monitor(core, id).await?;
-    Ok(core.storage.delete_monitor(ctx, id).await?)
+    core.storage.delete_monitor(ctx, id).await?;
+    core.ingest.targets().forget(id);
+    Ok(())
 }

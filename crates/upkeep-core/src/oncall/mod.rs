@@ -65,6 +65,7 @@
 mod ical;
 mod rotation;
 mod schedule;
+pub mod service;
 #[cfg(test)]
 mod tests;
 mod validation;

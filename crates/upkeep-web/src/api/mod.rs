@@ -3,10 +3,13 @@
 //! from the same definitions and cannot drift.
 
 mod audit;
+mod contacts;
+mod escalation;
 mod incidents;
 mod maintenance;
 mod me;
 mod monitors;
+mod schedules;
 mod services;
 mod system;
 mod teams;
@@ -69,6 +72,21 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(me::get_me))
         .routes(routes!(me::change_password))
+        .routes(routes!(
+            contacts::list_my_contact_methods,
+            contacts::create_my_contact_method
+        ))
+        .routes(routes!(
+            contacts::update_my_contact_method,
+            contacts::delete_my_contact_method
+        ))
+        .routes(routes!(contacts::test_my_contact_method))
+        .routes(routes!(
+            contacts::list_my_notification_rules,
+            contacts::create_my_notification_rule
+        ))
+        .routes(routes!(contacts::delete_my_notification_rule))
+        .routes(routes!(contacts::list_user_contact_methods))
         .routes(routes!(users::list_users, users::create_user))
         .routes(routes!(
             users::get_user,
@@ -118,8 +136,29 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::get_integrations))
         .routes(routes!(incidents::rotate_integration))
         .routes(routes!(incidents::list_changes))
+        .routes(routes!(escalation::list_policies, escalation::create_policy))
+        .routes(routes!(
+            escalation::get_policy,
+            escalation::update_policy,
+            escalation::delete_policy
+        ))
+        .routes(routes!(
+            escalation::get_service_escalation,
+            escalation::set_service_escalation
+        ))
+        .routes(routes!(escalation::list_notifications))
         .routes(routes!(uptime::get_uptime))
         .routes(routes!(uptime::put_slo, uptime::delete_slo))
+        .routes(routes!(schedules::list_schedules, schedules::create_schedule))
+        .routes(routes!(
+            schedules::get_schedule,
+            schedules::replace_schedule,
+            schedules::delete_schedule
+        ))
+        .routes(routes!(schedules::rotate_feed))
+        .routes(routes!(schedules::get_on_call))
+        .routes(routes!(schedules::get_shifts))
+        .routes(routes!(schedules::my_calendar))
         .split_for_parts()
 }
 

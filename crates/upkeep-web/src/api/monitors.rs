@@ -8,7 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use upkeep_core::monitors::{self, MonitorSpec};
 use upkeep_core::storage::{
-    CheckResult, HeartbeatPing, Monitor, MonitorEvent, MonitorFilter, MonitorStatus,
+    CheckResult, HeartbeatPing, Monitor, MonitorEvent, MonitorFilter, MonitorSort, MonitorSortKey,
+    MonitorStatus, PageRequest,
 };
 use utoipa::{IntoParams, ToSchema};
 
@@ -187,17 +188,23 @@ pub struct PauseBody {
 pub struct MonitorListQuery {
     /// Only this service's monitors.
     pub service: Option<String>,
-    /// Only monitors with this status.
+    /// Only monitors with this status, as shown (`maintenance` while a window covers the monitor).
     pub status: Option<String>,
     /// Only this kind.
     pub kind: Option<String>,
     /// Name or slug contains this.
     pub q: Option<String>,
+    /// Order: `created` (default), `name`, `status` (worst first: down, degraded, pending, up,
+    /// maintenance, paused) or `last_checked` (never checked first).
+    pub sort: Option<String>,
+    /// `asc` (default) or `desc`.
+    pub order: Option<String>,
     pub limit: Option<u32>,
+    /// `next_cursor` of the previous page, with the same `sort` and `order`.
     pub cursor: Option<String>,
 }
 
-/// List monitors, filtered and paginated.
+/// List monitors, filtered, sorted and paginated.
 #[utoipa::path(get, path = "/api/v1/monitors", tag = "monitors", params(MonitorListQuery),
     responses((status = 200, body = Paged<MonitorView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_monitors(
@@ -205,11 +212,43 @@ pub async fn list_monitors(
     _reader: Reader,
     ApiQuery(query): ApiQuery<MonitorListQuery>,
 ) -> ApiResult<Json<Paged<MonitorView>>> {
-    let page = PageQuery {
+    let mut sort = MonitorSort::new(
+        match query.sort.as_deref() {
+            None => MonitorSortKey::Created,
+            Some(text) => MonitorSortKey::parse(text).ok_or_else(|| {
+                ApiError::validation(
+                    "sort",
+                    format!("sort: {text:?} is not one of created, name, status, last_checked"),
+                )
+            })?,
+        },
+        match query.order.as_deref() {
+            None | Some("asc") => false,
+            Some("desc") => true,
+            Some(text) => {
+                return Err(ApiError::validation(
+                    "order",
+                    format!("order: {text:?} is not asc or desc"),
+                ));
+            }
+        },
+    );
+    let limit = PageQuery {
         limit: query.limit,
-        cursor: query.cursor,
+        cursor: None,
     }
-    .page()?;
+    .page()?
+    .limit;
+    let cursor = match query.cursor.as_deref() {
+        None | Some("") => None,
+        Some(text) => Some(sort.continue_after(text).ok_or_else(|| {
+            ApiError::validation(
+                "cursor",
+                "cursor: not a cursor from a previous page of this order",
+            )
+        })?),
+    };
+    let page = PageRequest::new(limit, cursor);
     let service_id = match &query.service {
         Some(slug) => Some(upkeep_core::catalog::service(&state.core, slug).await?.id),
         None => None,
@@ -228,6 +267,8 @@ pub async fn list_monitors(
         status,
         kind: query.kind,
         search: query.q,
+        sort,
+        maintenance: None,
     };
     let monitors = monitors::list_monitors(&state.core, &filter, page).await?;
     let statuses = monitors::effective_statuses(&state.core, &monitors.items).await?;

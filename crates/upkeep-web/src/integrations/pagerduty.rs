@@ -64,14 +64,12 @@ fn text<'a>(object: &'a Map<String, Value>, field: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-/// Parse the body into a JSON object, or PagerDuty's 400.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Response> {
+/// Parse the body into a JSON object, or the `errors[]` of PagerDuty's 400.
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, Vec<String>> {
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(object)) => Ok(object),
-        Ok(_) => Err(invalid(vec!["Event object must be a JSON object".into()])),
-        Err(err) => Err(invalid(vec![format!(
-            "Event object is not valid JSON: {err}"
-        )])),
+        Ok(_) => Err(vec!["Event object must be a JSON object".into()]),
+        Err(err) => Err(vec![format!("Event object is not valid JSON: {err}")]),
     }
 }
 
@@ -122,7 +120,7 @@ pub async fn enqueue(State(state): State<AppState>, body: axum::body::Body) -> R
     };
     let object = match parse_object(&bytes) {
         Ok(object) => object,
-        Err(answer) => return answer,
+        Err(errors) => return invalid(errors),
     };
     let mut errors = Vec::new();
     let key = routing_key(&object, &mut errors);
@@ -205,7 +203,7 @@ pub async fn enqueue(State(state): State<AppState>, body: axum::body::Body) -> R
     if state.core.alerts.is_saturated() {
         return throttled(std::time::Duration::from_secs(1));
     }
-    let dedup_key = dedup_key.unwrap_or_else(|| uuid_v4_like());
+    let dedup_key = dedup_key.unwrap_or_else(uuid_v4_like);
     let mut details = object;
     details.remove("routing_key");
     let signal = AlertSignal {
@@ -249,7 +247,7 @@ pub async fn change_enqueue(State(state): State<AppState>, body: axum::body::Bod
     };
     let object = match parse_object(&bytes) {
         Ok(object) => object,
-        Err(answer) => return answer,
+        Err(errors) => return invalid(errors),
     };
     let mut errors = Vec::new();
     let key = routing_key(&object, &mut errors);

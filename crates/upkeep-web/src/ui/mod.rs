@@ -6,7 +6,10 @@ mod account;
 mod audit;
 mod cookies;
 mod error;
+mod incidents;
 mod monitors;
+mod schedules;
+mod schedules_calendar;
 mod service_form;
 mod services;
 mod session;
@@ -39,6 +42,20 @@ pub fn routes() -> Router<AppState> {
         .route("/logout", post(session::logout))
         .route("/account", get(account::show))
         .route("/account/password", post(account::change_password))
+        .route("/account/contact-methods", post(account::add_contact))
+        .route(
+            "/account/contact-methods/{id}/test",
+            post(account::test_contact),
+        )
+        .route(
+            "/account/contact-methods/{id}/delete",
+            post(account::delete_contact),
+        )
+        .route("/account/notification-rules", post(account::add_rule))
+        .route(
+            "/account/notification-rules/{id}/delete",
+            post(account::delete_rule),
+        )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", post(users::update))
         .route("/users/{id}/delete", post(users::delete))
@@ -52,6 +69,12 @@ pub fn routes() -> Router<AppState> {
             get(services::show).post(services::update),
         )
         .route("/services/{slug}/delete", post(services::delete))
+        .route(
+            "/services/{slug}/integrations/{kind}/rotate",
+            post(services::rotate_integration),
+        )
+        .route("/schedules", get(schedules::list))
+        .route("/schedules/{slug}", get(schedules::show))
         .route("/teams", get(teams::list).post(teams::create))
         .route("/teams/{slug}", get(teams::show))
         .route("/teams/{slug}/delete", post(teams::delete))
@@ -64,6 +87,15 @@ pub fn routes() -> Router<AppState> {
         .route("/monitors/{id}/pause", post(monitors::detail::pause))
         .route("/monitors/{id}/resume", post(monitors::detail::resume))
         .route("/monitors/{id}/delete", post(monitors::detail::delete))
+        .route("/incidents", get(incidents::list))
+        .route("/incidents/{id}", get(incidents::detail::show))
+        .route(
+            "/incidents/{id}/acknowledge",
+            post(incidents::detail::acknowledge),
+        )
+        .route("/incidents/{id}/resolve", post(incidents::detail::resolve))
+        .route("/incidents/{id}/reopen", post(incidents::detail::reopen))
+        .route("/incidents/{id}/notes", post(incidents::detail::add_note))
         .route_layer(axum::middleware::from_fn(error::with_error_pages))
         .route("/static/app.css", get(stylesheet))
 }

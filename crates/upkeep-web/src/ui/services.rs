@@ -1,17 +1,25 @@
-//! `/services`: the catalog list, a service's page with its edit form, creating and deleting services.
+//! `/services`: the catalog list, a service's page with its edit form, its open incidents and (for
+//! responders and above, as they are secrets) its alert-source integration keys with their rotate
+//! buttons, creating and deleting services.
 
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
+use serde::Deserialize;
 use upkeep_core::catalog;
 use upkeep_core::identity::Capability;
-use upkeep_core::storage::Service;
+use upkeep_core::incidents::{self, integrations};
+use upkeep_core::storage::{IncidentFilter, IntegrationKind, PageRequest, Service};
 
-use super::error::{FormError, UiForm, UiPath, UiQuery, UiResult};
+use super::error::{FormError, UiError, UiForm, UiPath, UiQuery, UiResult};
+use super::incidents::{IncidentRow, OPEN_STATUSES};
 use super::service_form::{ServiceForm, team_choices};
-use super::shell::{CsrfForm, Page, SignedIn, html, render, see_other};
+use super::shell::{CsrfForm, Page, SignedIn, html, render, see_other, url_encode};
 use super::{Choice, ListQuery, Pager, page_request, when};
 use crate::AppState;
+
+/// Open incidents listed on a service's page; the rest are a link away.
+const SERVICE_INCIDENT_ROWS: u32 = 10;
 
 /// One line of a services table (also used on a team's page).
 pub struct ServiceRow {
@@ -49,6 +57,69 @@ struct NewServicePage {
     error: Option<String>,
 }
 
+/// One line of a service's integrations: what it is, its value, and the key kind its Rotate button
+/// replaces (none for the shared PagerDuty events URL).
+pub struct IntegrationRow {
+    pub label: &'static str,
+    pub value: String,
+    pub rotates: Option<&'static str>,
+    pub hint: &'static str,
+}
+
+/// The integrations section's rows, in the order people set up alert sources.
+fn integration_rows(keys: integrations::Integrations) -> Vec<IntegrationRow> {
+    vec![
+        IntegrationRow {
+            label: "PagerDuty routing key",
+            value: keys.pagerduty_routing_key,
+            rotates: Some(IntegrationKind::Pagerduty.as_str()),
+            hint: "routing_key for PagerDuty Events API v2 clients",
+        },
+        IntegrationRow {
+            label: "PagerDuty Events URL",
+            value: keys.pagerduty_events_url,
+            rotates: None,
+            hint: "where those clients send events, with the routing key",
+        },
+        IntegrationRow {
+            label: "Alertmanager URL",
+            value: keys.alertmanager_url,
+            rotates: Some(IntegrationKind::Alertmanager.as_str()),
+            hint: "webhook_configs url of an Alertmanager receiver",
+        },
+        IntegrationRow {
+            label: "Grafana URL",
+            value: keys.grafana_url,
+            rotates: Some(IntegrationKind::Grafana.as_str()),
+            hint: "URL of a Grafana webhook contact point",
+        },
+        IntegrationRow {
+            label: "Webhook URL",
+            value: keys.webhook_url,
+            rotates: Some(IntegrationKind::Webhook.as_str()),
+            hint: "POST JSON with summary and dedup_key",
+        },
+    ]
+}
+
+/// What the Rotate button of `kind` replaces, for the notice after rotating.
+fn rotated_notice(kind: IntegrationKind) -> &'static str {
+    match kind {
+        IntegrationKind::Pagerduty => {
+            "The PagerDuty routing key was rotated: the old key no longer works. Update the senders."
+        }
+        IntegrationKind::Alertmanager => {
+            "The Alertmanager URL was rotated: the old URL no longer works. Update the receiver."
+        }
+        IntegrationKind::Grafana => {
+            "The Grafana URL was rotated: the old URL no longer works. Update the contact point."
+        }
+        IntegrationKind::Webhook => {
+            "The webhook URL was rotated: the old URL no longer works. Update the senders."
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "service.html")]
 struct ServicePage {
@@ -58,6 +129,20 @@ struct ServicePage {
     form: ServiceForm,
     teams: Vec<Choice>,
     error: Option<String>,
+    /// Shown to responders and above only.
+    integrations: Option<Vec<IntegrationRow>>,
+    rotated: Option<&'static str>,
+    incidents: Vec<IncidentRow>,
+    more_incidents: bool,
+    open_incidents_link: String,
+    all_incidents_link: String,
+}
+
+/// `?rotated=<kind>` after a Rotate button.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceQuery {
+    rotated: String,
 }
 
 pub async fn list(
@@ -116,13 +201,45 @@ async fn service_page(
     service: Service,
     form: Option<ServiceForm>,
     error: Option<FormError>,
+    rotated: Option<IntegrationKind>,
 ) -> UiResult {
     let form = form.unwrap_or_else(|| ServiceForm::from_service(&service));
     let teams = team_choices(&state.core, &form.team).await?;
     let status = error.as_ref().map_or(StatusCode::OK, |error| error.status);
+    let page = signed.page("services");
+    let integrations = if page.write {
+        Some(integration_rows(
+            integrations::integrations(&state.core, service.id).await?,
+        ))
+    } else {
+        None
+    };
+    let open = incidents::list(
+        &state.core,
+        &IncidentFilter {
+            service_id: Some(service.id),
+            statuses: OPEN_STATUSES.to_vec(),
+        },
+        PageRequest::new(SERVICE_INCIDENT_ROWS, None),
+    )
+    .await?;
+    let now = state.core.now();
     let page = ServicePage {
-        page: signed.page("services"),
+        page,
         updated: when(service.updated_at),
+        integrations,
+        rotated: rotated.map(rotated_notice),
+        incidents: open
+            .items
+            .into_iter()
+            .map(|incident| IncidentRow::new(incident, now))
+            .collect(),
+        more_incidents: open.next_cursor.is_some(),
+        open_incidents_link: format!("/incidents?service={}", url_encode(&service.slug)),
+        all_incidents_link: format!(
+            "/incidents?service={}&status=all",
+            url_encode(&service.slug)
+        ),
         service,
         form: form.shown(),
         teams,
@@ -135,10 +252,12 @@ pub async fn show(
     State(state): State<AppState>,
     signed: SignedIn,
     UiPath(slug): UiPath<String>,
+    UiQuery(query): UiQuery<ServiceQuery>,
 ) -> UiResult {
     signed.require(Capability::Read)?;
     let service = catalog::service(&state.core, &slug).await?;
-    service_page(&state, &signed, service, None, None).await
+    let rotated = IntegrationKind::parse(&query.rotated);
+    service_page(&state, &signed, service, None, None, rotated).await
 }
 
 pub async fn update(
@@ -157,7 +276,7 @@ pub async fn update(
         Err(err) => {
             let error = FormError::from_core(err)?;
             let service = catalog::service(&state.core, &slug).await?;
-            service_page(&state, &signed, service, Some(form), Some(error)).await
+            service_page(&state, &signed, service, Some(form), Some(error), None).await
         }
     }
 }
@@ -175,7 +294,27 @@ pub async fn delete(
         Err(err) => {
             let error = FormError::from_core(err)?;
             let service = catalog::service(&state.core, &slug).await?;
-            service_page(&state, &signed, service, None, Some(error)).await
+            service_page(&state, &signed, service, None, Some(error), None).await
         }
     }
+}
+
+/// Replace one of the service's integration keys; the old key stops working at once.
+pub async fn rotate_integration(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    UiPath((slug, kind)): UiPath<(String, String)>,
+    UiForm(form): UiForm<CsrfForm>,
+) -> UiResult {
+    signed.check_csrf(&form.csrf_token)?;
+    signed.require(Capability::Write)?;
+    let kind = IntegrationKind::parse(&kind)
+        .ok_or_else(|| UiError::new(StatusCode::NOT_FOUND, "there is no such page"))?;
+    let service = catalog::service(&state.core, &slug).await?;
+    integrations::rotate(&state.core, &signed.audit(&state), service.id, kind).await?;
+    Ok(see_other(&format!(
+        "/services/{}?rotated={}#integrations",
+        service.slug,
+        kind.as_str()
+    )))
 }

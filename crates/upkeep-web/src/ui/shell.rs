@@ -234,6 +234,10 @@ fn notice_in(query: &str) -> Option<&'static str> {
         "service-updated" => "The service was saved.",
         "service-deleted" => "The service was deleted.",
         "team-deleted" => "The team was deleted.",
+        "contact-added" => "The contact method was added. Send a test to verify it.",
+        "contact-deleted" => "The contact method was removed, with its rules.",
+        "rule-added" => "The notification rule was added.",
+        "rule-deleted" => "The notification rule was removed.",
         _ => return None,
     })
 }

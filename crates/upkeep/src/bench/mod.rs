@@ -3,12 +3,17 @@
 //! - `api`: start-up time, idle memory, authenticated `GET /api/v1/me` throughput and SIGTERM time;
 //! - `pings`: heartbeat pings accepted and committed per second;
 //! - `checks`: thousands of HTTP monitors at a 60 s interval: lateness, CPU and memory;
-//! - `pages`: the monitor list page's render time with thousands of monitors.
+//! - `pages`: the monitor list page's render time with thousands of monitors;
+//! - `events`: PagerDuty events accepted and committed per second;
+//! - `paging`: from a monitor confirming down to the first webhook page.
 
 mod api;
 mod checks;
+mod events;
 mod pages;
+mod paging;
 mod pings;
+mod rawload;
 mod support;
 
 use std::process::ExitCode;
@@ -40,6 +45,16 @@ pub enum BenchKind {
         after_help = "Example:\n  cargo run --release -- bench checks --monitors 10000 --interval 60s --measure 120s"
     )]
     Checks(checks::CheckArgs),
+    /// PagerDuty Events API v2 triggers accepted and committed per second.
+    #[command(
+        after_help = "Example:\n  cargo run --release -- bench events --services 100 --duration 10s"
+    )]
+    Events(events::EventArgs),
+    /// Latency from a monitor confirming down to the first page arriving at a webhook.
+    #[command(
+        after_help = "Example:\n  UPKEEP_OUTBOUND_BLOCK_PRIVATE_ADDRESSES=false cargo run --release -- bench paging --trials 100"
+    )]
+    Paging(paging::PagingArgs),
     /// The monitor list page's render time with many monitors.
     #[command(after_help = "Example:\n  cargo run --release -- bench pages --monitors 10000")]
     Pages(pages::PageArgs),
@@ -51,5 +66,7 @@ pub async fn run(args: BenchArgs, out: &Output) -> anyhow::Result<ExitCode> {
         BenchKind::Pings(args) => pings::run(args, out).await,
         BenchKind::Checks(args) => checks::run(args, out).await,
         BenchKind::Pages(args) => pages::run(args, out).await,
+        BenchKind::Events(args) => events::run(args, out).await,
+        BenchKind::Paging(args) => paging::run(args, out).await,
     }
 }

@@ -1,6 +1,8 @@
 //! `upkeep bench pings`: heartbeat pings accepted per second. Every `200 OK` is sent only after the ping
 //! is committed, so accepted = committed. Pings are spread over many monitors, as many jobs would send
-//! them (each monitor alone is rate limited).
+//! them (each monitor alone is rate limited). The default client writes pre-built requests over
+//! keep-alive connections from one thread ([`super::rawload`]), so the figure is mostly the server's;
+//! `--client reqwest` is the general-purpose client the first figures were taken with.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde::Serialize;
 
+use super::rawload;
 use super::support::{Installation, create_monitors, percentile};
 use crate::cli::Output;
 
@@ -25,6 +28,10 @@ pub struct PingArgs {
     pub concurrency: usize,
     #[arg(long = "bench-database-url")]
     pub database_url: Option<String>,
+    /// Load generator: `raw` (pre-built requests, one thread) or `reqwest` (a general-purpose client on
+    /// this process's runtime, heavier on the shared cores).
+    #[arg(long, default_value = "raw", value_parser = ["raw", "reqwest"])]
+    pub client: String,
 }
 
 #[derive(Serialize)]
@@ -37,7 +44,10 @@ struct Report {
     latency_p50_ms: f64,
     latency_p99_ms: f64,
     rss_mib: f64,
+    /// CPU the server used while measured, in cores (user + system time over wall time).
+    server_cpu_cores: f64,
     concurrency: usize,
+    client: String,
     duration_s: f64,
 }
 
@@ -58,21 +68,92 @@ pub async fn run(args: PingArgs, out: &Output) -> anyhow::Result<ExitCode> {
     );
 
     eprintln!(
-        "pinging for {duration:?} over {} connections",
-        args.concurrency
+        "pinging for {duration:?} over {} connections ({} client)",
+        args.concurrency, args.client
     );
+    let cpu_before = install.cpu_seconds();
+    let (mut latencies, refused, elapsed) = if args.client == "raw" {
+        let addr: std::net::SocketAddr = install
+            .base
+            .trim_start_matches("http://")
+            .parse()
+            .map_err(|err| anyhow::anyhow!("bad server address {}: {err}", install.base))?;
+        let requests: Vec<Vec<u8>> = urls
+            .iter()
+            .map(|url| {
+                let path = url.find("/ping/").map_or(url.as_str(), |at| &url[at..]);
+                rawload::get_request(&addr.to_string(), path)
+            })
+            .collect();
+        let (requests, connections) = (Arc::new(requests), args.concurrency);
+        let result = tokio::task::spawn_blocking(move || {
+            rawload::run(addr, requests, connections, duration)
+        })
+        .await??;
+        (result.latencies_ms, result.refused, result.elapsed)
+    } else {
+        reqwest_load(&urls, args.concurrency, duration).await?
+    };
+    let cpu = install.cpu_seconds() - cpu_before;
+    let elapsed = elapsed.as_secs_f64();
+
+    latencies.sort_by(f64::total_cmp);
+    let rss_mib = install.rss_mib();
+    let backend = install.backend().to_string();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    install.stop().await?;
+
+    let report = Report {
+        backend,
+        monitors: urls.len(),
+        accepted: latencies.len() as u64,
+        refused,
+        pings_per_second: latencies.len() as f64 / elapsed,
+        latency_p50_ms: percentile(&latencies, 0.5),
+        latency_p99_ms: percentile(&latencies, 0.99),
+        rss_mib,
+        server_cpu_cores: cpu / elapsed,
+        concurrency: args.concurrency,
+        client: args.client.clone(),
+        duration_s: elapsed,
+    };
+    out.print(&report, || {
+        format!(
+            "backend        {}\npings          {:.0} accepted and committed per second ({} accepted, {} refused, {} monitors, {} connections, {} client)\nlatency        p50 {:.2} ms, p99 {:.2} ms\nserver         {:.2} cores, {:.1} MiB RSS",
+            report.backend,
+            report.pings_per_second,
+            report.accepted,
+            report.refused,
+            report.monitors,
+            report.concurrency,
+            report.client,
+            report.latency_p50_ms,
+            report.latency_p99_ms,
+            report.server_cpu_cores,
+            report.rss_mib
+        )
+    });
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The first load generator: reqwest on this process's runtime, `concurrency` keep-alive connections.
+async fn reqwest_load(
+    urls: &Arc<Vec<String>>,
+    concurrency: usize,
+    duration: Duration,
+) -> anyhow::Result<(Vec<f64>, u64, Duration)> {
     let client = Arc::new(
         reqwest::Client::builder()
-            .pool_max_idle_per_host(args.concurrency)
+            .pool_max_idle_per_host(concurrency)
             .build()?,
     );
     let stop_at = Instant::now() + duration;
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for worker in 0..args.concurrency.max(1) {
+    for worker in 0..concurrency.max(1) {
         let client = client.clone();
         let urls = urls.clone();
-        let step = args.concurrency.max(1);
+        let step = concurrency.max(1);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut refused = 0u64;
@@ -99,38 +180,5 @@ pub async fn run(args: PingArgs, out: &Output) -> anyhow::Result<ExitCode> {
         latencies.append(&mut task_latencies);
         refused += task_refused;
     }
-    let elapsed = started.elapsed().as_secs_f64();
-    latencies.sort_by(f64::total_cmp);
-    let rss_mib = install.rss_mib();
-    let backend = install.backend().to_string();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    install.stop().await?;
-
-    let report = Report {
-        backend,
-        monitors: urls.len(),
-        accepted: latencies.len() as u64,
-        refused,
-        pings_per_second: latencies.len() as f64 / elapsed,
-        latency_p50_ms: percentile(&latencies, 0.5),
-        latency_p99_ms: percentile(&latencies, 0.99),
-        rss_mib,
-        concurrency: args.concurrency,
-        duration_s: elapsed,
-    };
-    out.print(&report, || {
-        format!(
-            "backend        {}\npings          {:.0} accepted and committed per second ({} accepted, {} refused, {} monitors, {} connections)\nlatency        p50 {:.2} ms, p99 {:.2} ms\nmemory         {:.1} MiB RSS",
-            report.backend,
-            report.pings_per_second,
-            report.accepted,
-            report.refused,
-            report.monitors,
-            report.concurrency,
-            report.latency_p50_ms,
-            report.latency_p99_ms,
-            report.rss_mib
-        )
-    });
-    Ok(ExitCode::SUCCESS)
+    Ok((latencies, refused, started.elapsed()))
 }

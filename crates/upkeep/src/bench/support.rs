@@ -90,7 +90,19 @@ impl Installation {
         let base = format!("http://127.0.0.1:{port}");
         eprintln!("starting upkeep serve on {base} ({url})");
         let started = Instant::now();
-        let mut child = Command::new(&exe)
+        // `BENCH_SERVER_WRAPPER="valgrind --tool=callgrind"` runs the server under a profiler (not an
+        // `UPKEEP_` variable: those are configuration, and unknown ones are refused).
+        let wrapper = std::env::var("BENCH_SERVER_WRAPPER").unwrap_or_default();
+        let mut wrapper = wrapper.split_whitespace();
+        let mut command = match wrapper.next() {
+            Some(program) => {
+                let mut command = Command::new(program);
+                command.args(wrapper).arg(&exe);
+                command
+            }
+            None => Command::new(&exe),
+        };
+        let mut child = command
             .args([
                 "serve",
                 "--listen",

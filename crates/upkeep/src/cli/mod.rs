@@ -6,10 +6,13 @@ mod accounts;
 mod admin;
 mod apply;
 mod catalog;
+mod contacts;
+mod escalation;
 mod incidents;
 mod maintenance;
 mod monitors;
 mod output;
+mod schedules;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -82,12 +85,21 @@ pub enum Command {
     /// Manage monitors (active checks and heartbeats).
     #[command(subcommand)]
     Monitor(Box<monitors::MonitorCommand>),
+    /// Escalation policies: who is paged, in which order; which policy a service uses.
+    #[command(subcommand)]
+    Escalation(escalation::EscalationCommand),
     /// Incidents: list, show, acknowledge, resolve, reopen, add notes.
     #[command(subcommand)]
     Incident(incidents::IncidentCommand),
     /// Manage maintenance windows (checks continue, nobody is paged).
     #[command(subcommand)]
     Maintenance(maintenance::MaintenanceCommand),
+    /// Manage people's contact methods and notification rules (how they are paged).
+    #[command(subcommand)]
+    Contact(contacts::ContactCommand),
+    /// On-call schedules: create from a JSON spec, who is on call now or at a time, shifts.
+    #[command(subcommand)]
+    Schedule(schedules::ScheduleCommand),
     /// Reconcile monitors declared in [[monitor]] tables of a file or folder (config as code).
     Apply(apply::ApplyArgs),
     /// Read the audit log.
@@ -176,8 +188,11 @@ async fn run(cli: Cli, mut config: Config, out: &Output) -> anyhow::Result<ExitC
         Command::Team(command) => catalog::team(command, &config, out).await,
         Command::Service(command) => catalog::service(command, &config, out).await,
         Command::Monitor(command) => monitors::monitor(*command, &config, out).await,
+        Command::Escalation(command) => escalation::escalation(command, &config, out).await,
         Command::Incident(command) => incidents::incident(command, &config, out).await,
         Command::Maintenance(command) => maintenance::maintenance(command, &config, out).await,
+        Command::Contact(command) => contacts::contact(command, &config, out).await,
+        Command::Schedule(command) => schedules::schedule(command, &config, out).await,
         Command::Apply(args) => apply::apply(args, &config, out).await,
         Command::Audit(command) => admin::audit(command, &config, out).await,
         Command::Config(command) => admin::config(command, &cli.global, out),

@@ -197,6 +197,7 @@ pub async fn monitor(
                 status,
                 kind,
                 search: None,
+                ..MonitorFilter::default()
             };
             let list = all_pages(|page| monitors::list_monitors(&core, &filter, page)).await?;
             let statuses = monitors::effective_statuses(&core, &list).await?;

@@ -840,8 +840,10 @@ async fn operations_endpoints_answer(db: TestDb) {
             "heartbeat-deadlines",
             "housekeeping",
             "job-runner",
+            "monitor-alerts",
             "monitor-metrics",
-            "monitor-rollups"
+            "monitor-rollups",
+            "notification-delivery"
         ]
     );
 

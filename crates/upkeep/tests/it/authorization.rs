@@ -20,11 +20,34 @@ enum Needs {
     Admin,
     /// Only a browser session, never a token.
     Session,
+    /// Any role, about themselves; a token needs write scope (a viewer uses the browser session).
+    SelfWrite,
 }
 
 const OPERATIONS: &[(&str, &str, Needs)] = &[
     ("GET", "/api/v1/me", Needs::Anyone),
     ("POST", "/api/v1/me/password", Needs::Session),
+    ("GET", "/api/v1/me/contact-methods", Needs::Anyone),
+    ("POST", "/api/v1/me/contact-methods", Needs::SelfWrite),
+    ("PATCH", "/api/v1/me/contact-methods/{id}", Needs::SelfWrite),
+    (
+        "DELETE",
+        "/api/v1/me/contact-methods/{id}",
+        Needs::SelfWrite,
+    ),
+    (
+        "POST",
+        "/api/v1/me/contact-methods/{id}/test",
+        Needs::SelfWrite,
+    ),
+    ("GET", "/api/v1/me/notification-rules", Needs::Anyone),
+    ("POST", "/api/v1/me/notification-rules", Needs::SelfWrite),
+    (
+        "DELETE",
+        "/api/v1/me/notification-rules/{id}",
+        Needs::SelfWrite,
+    ),
+    ("GET", "/api/v1/users/{id}/contact-methods", Needs::Admin),
     ("GET", "/api/v1/users", Needs::Admin),
     ("POST", "/api/v1/users", Needs::Admin),
     ("GET", "/api/v1/users/{id}", Needs::Admin),
@@ -77,6 +100,23 @@ const OPERATIONS: &[(&str, &str, Needs)] = &[
         Needs::Write,
     ),
     ("GET", "/api/v1/services/{slug}/changes", Needs::Read),
+    ("GET", "/api/v1/escalation-policies", Needs::Read),
+    ("POST", "/api/v1/escalation-policies", Needs::Write),
+    ("GET", "/api/v1/escalation-policies/{slug}", Needs::Read),
+    ("PUT", "/api/v1/escalation-policies/{slug}", Needs::Write),
+    ("DELETE", "/api/v1/escalation-policies/{slug}", Needs::Write),
+    ("GET", "/api/v1/services/{slug}/escalation", Needs::Read),
+    ("PUT", "/api/v1/services/{slug}/escalation", Needs::Write),
+    ("GET", "/api/v1/incidents/{id}/notifications", Needs::Read),
+    ("GET", "/api/v1/schedules", Needs::Read),
+    ("POST", "/api/v1/schedules", Needs::Write),
+    ("GET", "/api/v1/schedules/{slug}", Needs::Read),
+    ("PUT", "/api/v1/schedules/{slug}", Needs::Write),
+    ("DELETE", "/api/v1/schedules/{slug}", Needs::Write),
+    ("POST", "/api/v1/schedules/{slug}/rotate-feed", Needs::Write),
+    ("GET", "/api/v1/schedules/{slug}/oncall", Needs::Read),
+    ("GET", "/api/v1/schedules/{slug}/shifts", Needs::Read),
+    ("GET", "/api/v1/me/calendar", Needs::Anyone),
 ];
 
 #[test]
@@ -159,6 +199,7 @@ async fn lesser_callers_are_refused_everywhere(db: TestDb) {
                 ("write scope", &owner_write),
             ],
             Needs::Session => vec![("admin token", &owner_admin)],
+            Needs::SelfWrite => vec![("read scope", &owner_read)],
         };
         for (who, token) in lesser {
             let (status, body) = call(&server, method, path, Some(token)).await;
@@ -171,7 +212,7 @@ async fn lesser_callers_are_refused_everywhere(db: TestDb) {
         // The weakest caller the table allows gets past authorisation (any answer but 401/403).
         let allowed = match needs {
             Needs::Anyone | Needs::Read => Some(&viewer),
-            Needs::Write => Some(&responder),
+            Needs::Write | Needs::SelfWrite => Some(&responder),
             Needs::Admin => Some(&owner_admin),
             Needs::Session => None,
         };

@@ -1,6 +1,7 @@
 //! Heartbeat monitors over real HTTP, on both backends: the Healthchecks pinging API answer by answer,
 //! run durations with `rid`, exit statuses, slug URLs with `create=1`, late then down from deadlines that
-//! survive a restart, the Uptime Kuma and Gatus push URLs, and per-monitor flood limits.
+//! survive a restart, the Uptime Kuma and Gatus push URLs, per-monitor flood limits, and ping targets
+//! remembered in memory that never outlive their monitor.
 
 use std::time::Duration;
 
@@ -17,6 +18,7 @@ backend_tests!(
     pings_follow_the_healthchecks_contract,
     silence_turns_late_then_down_across_a_restart,
     kuma_and_gatus_pushes_are_pings_too,
+    remembered_ping_targets_follow_deletes_and_pauses,
 );
 
 const RID: &str = "6c3cbc3b-3c59-4a0f-8d4d-0d2f4d3f7a11";
@@ -496,5 +498,94 @@ async fn kuma_and_gatus_pushes_are_pings_too(db: TestDb) {
         .await
         .expect("push");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+/// Pings resolve their token or slug from memory; a monitor deleted behind this node's back (as another
+/// node would) must answer 404, a slug must reach the monitor that holds it now, and Uptime Kuma's push
+/// still refuses paused monitors.
+async fn remembered_ping_targets_follow_deletes_and_pauses(db: TestDb) {
+    let server = TestServer::start(db).await;
+    let job = heartbeat(&server, "jobs", "nightly", "1d", "1h").await;
+    let ctx = audit::context(server.core(), audit::cli_actor(), None);
+    let key = catalog::service(server.core(), "jobs")
+        .await
+        .expect("service")
+        .ping_key;
+    let by_token = format!("/ping/{}", job.ping_token);
+    let by_slug = format!("/ping/{key}/nightly");
+    assert_eq!(get(&server, &by_token).await.0, StatusCode::OK);
+    assert_eq!(get(&server, &by_slug).await.0, StatusCode::OK);
+
+    // Deleted straight in storage, so this node still remembers both addresses.
+    server
+        .core()
+        .storage
+        .delete_monitor(&ctx, job.id)
+        .await
+        .expect("delete");
+    assert_eq!(get(&server, &by_token).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&server, &by_token).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(get(&server, &by_slug).await.0, StatusCode::NOT_FOUND);
+    // The slug is free again: create=1 makes a new monitor, which gets the ping.
+    assert_eq!(
+        get(&server, &format!("{by_slug}?create=1")).await,
+        (StatusCode::CREATED, "Created".into())
+    );
+    let again = server
+        .core()
+        .storage
+        .monitor_by_ping_key(&key, "nightly")
+        .await
+        .expect("lookup")
+        .expect("created");
+    assert_ne!(again.id, job.id);
+    assert_eq!(get(&server, &by_slug).await.0, StatusCode::OK);
+    let pings = server
+        .core()
+        .storage
+        .list_pings(again.id, PageRequest::new(10, None))
+        .await
+        .expect("pings");
+    assert_eq!(pings.items.len(), 2, "both slug pings reached the new monitor");
+
+    // Deleting through the domain forgets at once.
+    let other = heartbeat(&server, "jobs", "hourly", "1h", "5m").await;
+    let other_url = format!("/ping/{}", other.ping_token);
+    assert_eq!(get(&server, &other_url).await.0, StatusCode::OK);
+    monitors::delete_monitor(server.core(), &ctx, other.id)
+        .await
+        .expect("delete");
+    assert_eq!(get(&server, &other_url).await.0, StatusCode::NOT_FOUND);
+
+    // Uptime Kuma's push refuses a paused monitor and records nothing; Healthchecks' ping records it.
+    let push = format!("/api/push/{}?status=up", again.ping_token);
+    assert_eq!(get(&server, &push).await.0, StatusCode::OK);
+    monitors::pause(server.core(), &ctx, again.id, None)
+        .await
+        .expect("pause");
+    let (status, body) = get(&server, &push).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).expect("json"),
+        serde_json::json!({"ok": false, "msg": "Monitor not found or not active."})
+    );
+    let count = async || {
+        server
+            .core()
+            .storage
+            .list_pings(again.id, PageRequest::new(50, None))
+            .await
+            .expect("pings")
+            .items
+            .len()
+    };
+    assert_eq!(count().await, 3);
+    assert_eq!(get(&server, &by_slug).await.0, StatusCode::OK);
+    assert_eq!(count().await, 4, "kept for the record while paused");
+    monitors::resume(server.core(), &ctx, again.id)
+        .await
+        .expect("resume");
+    assert_eq!(get(&server, &push).await.0, StatusCode::OK);
     server.stop().await;
 }

@@ -15,6 +15,8 @@ use upkeep_storage::{
 
 use crate::support::databases::{TestDb, backend_tests};
 
+mod sorting;
+
 backend_tests!(
     monitors_are_created_and_found,
     monitors_are_listed_with_filters_and_pages,
@@ -524,6 +526,7 @@ async fn monitors_are_listed_with_filters_and_pages(db: TestDb) {
         status: Some(MonitorStatus::Down),
         search: Some("Search".to_string()),
         kind: Some("http".to_string()),
+        ..MonitorFilter::default()
     };
     assert_eq!(listed(combined).await, [search_api.id], "{b}");
     let combined = MonitorFilter {

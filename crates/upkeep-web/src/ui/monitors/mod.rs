@@ -1,5 +1,5 @@
-//! `/monitors`: the list (keyset-paginated in creation order, filtered by status, kind, service and a
-//! name search), the new-monitor form ([`form`]) and a monitor's page with its charts and actions
+//! `/monitors`: the list (keyset-paginated, filtered by status, kind, service and a name search, sorted
+//! by creation, name, status or last check either way), the new-monitor form ([`form`]) and a monitor's page with its charts and actions
 //! ([`detail`]). Monitors declared in a configuration file are marked "managed by <file>" and cannot be
 //! deleted here, as in the API.
 
@@ -14,11 +14,13 @@ use serde::Deserialize;
 use upkeep_core::catalog;
 use upkeep_core::identity::Capability;
 use upkeep_core::monitors::{self, HeartbeatSettings, KINDS, Schedule};
-use upkeep_core::storage::{Monitor, MonitorFilter, MonitorStatus};
+use upkeep_core::storage::{
+    Monitor, MonitorFilter, MonitorSort, MonitorSortKey, MonitorStatus, PageRequest,
+};
 
 use super::error::{UiError, UiQuery, UiResult};
 use super::shell::{Page, SignedIn, html, url_encode};
-use super::{Choice, Pager, page_request};
+use super::{Choice, PAGE_SIZE, Pager};
 use crate::AppState;
 
 /// Characters of an error shown in a table cell; the whole text is in the cell's tooltip.
@@ -40,6 +42,13 @@ pub struct MonitorRow {
 }
 
 impl MonitorRow {
+    /// `status` is the status shown (maintenance included), see [`monitors::effective_statuses`].
+    pub fn shown(monitor: Monitor, status: MonitorStatus, now: Timestamp) -> Self {
+        let mut row = Self::new(monitor, now);
+        row.status = status.as_str();
+        row
+    }
+
     pub fn new(monitor: Monitor, now: Timestamp) -> Self {
         let seen = if monitor.kind == "heartbeat" {
             monitor.state.last_ping_at
@@ -152,7 +161,7 @@ pub fn truncate(text: &str, max: usize) -> String {
     }
 }
 
-/// `?status=&kind=&service=&q=&cursor=` on the list.
+/// `?status=&kind=&service=&q=&sort=&order=&cursor=` on the list.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct MonitorQuery {
@@ -160,17 +169,32 @@ pub struct MonitorQuery {
     kind: String,
     service: String,
     q: String,
+    /// `created` (also when empty), `name`, `status` or `last_checked`.
+    sort: String,
+    /// `asc` (also when empty) or `desc`.
+    order: String,
     cursor: Option<String>,
 }
 
+/// The orders offered, with their labels.
+const SORTS: [(&str, &str); 4] = [
+    ("created", "created"),
+    ("name", "name"),
+    ("status", "status (worst first)"),
+    ("last_checked", "last check / ping"),
+];
+
 impl MonitorQuery {
-    /// The list's address with these filters and without a cursor; `status` replaces the status filter.
+    /// The list's address with these filters and order, without a cursor; `status` replaces the status
+    /// filter.
     fn address(&self, status: &str) -> String {
         let pairs: Vec<String> = [
             ("status", status),
             ("kind", self.kind.as_str()),
             ("service", self.service.as_str()),
             ("q", self.q.as_str()),
+            ("sort", self.sort.as_str()),
+            ("order", self.order.as_str()),
         ]
         .into_iter()
         .filter(|(_, value)| !value.is_empty())
@@ -188,6 +212,50 @@ impl MonitorQuery {
             && self.kind.is_empty()
             && self.service.is_empty()
             && self.q.is_empty())
+    }
+
+    /// The order asked for, continuing after the cursor.
+    fn sort(&self) -> Result<(MonitorSort, Option<i64>), UiError> {
+        let key = match self.sort.as_str() {
+            "" => MonitorSortKey::Created,
+            text => MonitorSortKey::parse(text)
+                .ok_or_else(|| UiError::bad_request(format!("{text:?} is not a sort order")))?,
+        };
+        let descending = match self.order.as_str() {
+            "" | "asc" => false,
+            "desc" => true,
+            text => {
+                return Err(UiError::bad_request(format!(
+                    "{text:?} is not asc or desc"
+                )));
+            }
+        };
+        let mut sort = MonitorSort::new(key, descending);
+        let cursor = match self.cursor.as_deref() {
+            None | Some("") => None,
+            Some(text) => Some(sort.continue_after(text).ok_or_else(|| {
+                UiError::bad_request(
+                    "that is not a page of this list; start again from the first page",
+                )
+            })?),
+        };
+        Ok((sort, cursor))
+    }
+}
+
+/// "Sorted by name, A to Z." and the like, under the table.
+fn sort_note(sort: &MonitorSort) -> &'static str {
+    match (sort.key, sort.descending) {
+        (MonitorSortKey::Created, false) => "Sorted by creation, oldest first.",
+        (MonitorSortKey::Created, true) => "Sorted by creation, newest first.",
+        (MonitorSortKey::Name, false) => "Sorted by name, A to Z.",
+        (MonitorSortKey::Name, true) => "Sorted by name, Z to A.",
+        (MonitorSortKey::Status, false) => "Sorted by status, worst first.",
+        (MonitorSortKey::Status, true) => "Sorted by status, best first.",
+        (MonitorSortKey::LastChecked, false) => {
+            "Sorted by last check or ping, least recent (or never) first."
+        }
+        (MonitorSortKey::LastChecked, true) => "Sorted by last check or ping, most recent first.",
     }
 }
 
@@ -208,6 +276,9 @@ struct MonitorsPage {
     statuses: Vec<StatusLink>,
     status_choices: Vec<Choice>,
     kind_choices: Vec<Choice>,
+    sort_choices: Vec<Choice>,
+    order_choices: Vec<Choice>,
+    sort_note: &'static str,
     service: String,
     q: String,
     filtered: bool,
@@ -266,6 +337,8 @@ pub async fn list(
         },
     };
     let cursor = query.cursor.as_deref();
+    let (sort, cursor_id) = query.sort()?;
+    let note = sort_note(&sort);
     let (rows, next_cursor) = if warning.is_some() {
         (Vec::new(), None)
     } else {
@@ -274,13 +347,23 @@ pub async fn list(
             status,
             kind: (!query.kind.is_empty()).then(|| query.kind.clone()),
             search: (!query.q.is_empty()).then(|| query.q.clone()),
+            sort,
+            maintenance: None,
         };
-        let found = monitors::list_monitors(&state.core, &filter, page_request(cursor)?).await?;
+        let page = PageRequest::new(PAGE_SIZE, cursor_id);
+        let found = monitors::list_monitors(&state.core, &filter, page).await?;
+        let statuses = monitors::effective_statuses(&state.core, &found.items).await?;
         let now = state.core.now();
         let rows = found
             .items
             .into_iter()
-            .map(|monitor| MonitorRow::new(monitor, now))
+            .map(|monitor| {
+                let shown = statuses
+                    .get(&monitor.id)
+                    .copied()
+                    .unwrap_or(monitor.state.status);
+                MonitorRow::shown(monitor, shown, now)
+            })
             .collect();
         (rows, found.next_cursor)
     };
@@ -304,6 +387,23 @@ pub async fn list(
         statuses,
         status_choices: choices_with_any(&status_names, &query.status),
         kind_choices: choices_with_any(&KINDS, &query.kind),
+        sort_choices: SORTS
+            .iter()
+            .map(|(value, label)| Choice {
+                value: value.to_string(),
+                label: label.to_string(),
+                selected: *value == query.sort || (query.sort.is_empty() && *value == "created"),
+            })
+            .collect(),
+        order_choices: [("asc", "ascending"), ("desc", "descending")]
+            .iter()
+            .map(|(value, label)| Choice {
+                value: value.to_string(),
+                label: label.to_string(),
+                selected: *value == query.order || (query.order.is_empty() && *value == "asc"),
+            })
+            .collect(),
+        sort_note: note,
         filtered: query.filtered(),
         service: query.service,
         q: query.q,
@@ -369,5 +469,34 @@ mod tests {
         );
         assert_eq!(query.address(""), "/monitors?kind=http&q=a%20b%26c");
         assert_eq!(MonitorQuery::default().address(""), "/monitors");
+        let sorted = MonitorQuery {
+            sort: "name".into(),
+            order: "desc".into(),
+            ..MonitorQuery::default()
+        };
+        assert_eq!(sorted.address("up"), "/monitors?status=up&sort=name&order=desc");
+    }
+
+    #[test]
+    fn sort_and_cursor_are_read_together() {
+        let query = MonitorQuery {
+            sort: "last_checked".into(),
+            cursor: Some("12.l1700000000000".into()),
+            ..MonitorQuery::default()
+        };
+        let (sort, cursor) = query.sort().unwrap_or((MonitorSort::default(), None));
+        assert_eq!(sort.key, MonitorSortKey::LastChecked);
+        assert_eq!(cursor, Some(12));
+        let stale = MonitorQuery {
+            sort: "name".into(),
+            cursor: Some("12".into()),
+            ..MonitorQuery::default()
+        };
+        assert!(stale.sort().is_err());
+        let bad = MonitorQuery {
+            order: "sideways".into(),
+            ..MonitorQuery::default()
+        };
+        assert!(bad.sort().is_err());
     }
 }

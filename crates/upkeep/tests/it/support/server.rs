@@ -68,13 +68,18 @@ impl TestServer {
     }
 
     /// Stop the server and start a new one on the same database and clock, as a restart would.
-    pub async fn restart(mut self) -> Self {
+    pub async fn restart(self) -> Self {
+        self.restart_with(|_| {}).await
+    }
+
+    /// [`Self::restart`] with the configuration adjusted as at the first start.
+    pub async fn restart_with(mut self, adjust: impl FnOnce(&mut Config)) -> Self {
         if let Some(running) = self.running.take() {
             running.stop().await.expect("stop upkeep");
         }
         let clock = self.clock.clone();
         let db = self._db.take().expect("the database of a running server");
-        Self::start_on(db, clock, |_| {}).await
+        Self::start_on(db, clock, adjust).await
     }
 
     pub fn core(&self) -> &Core {
