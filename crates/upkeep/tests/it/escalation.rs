@@ -26,6 +26,7 @@ backend_tests!(
     a_restart_mid_escalation_neither_skips_nor_repeats,
     a_storm_for_one_person_is_one_bundled_message,
     retry_after_is_honoured_and_attempts_are_logged,
+    a_refusing_channel_is_reported_on_the_incident,
 );
 
 /// A webhook receiver that records what arrives per path and can refuse the first N with 503.
@@ -64,6 +65,10 @@ impl Receiver {
         let receiver = Receiver::default();
         let app = axum::Router::new()
             .route("/hook/{who}", axum::routing::post(receive))
+            .route(
+                "/refuse/hook/{who}",
+                axum::routing::post(|| async { (StatusCode::BAD_REQUEST, "unknown channel") }),
+            )
             .with_state(receiver.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -485,5 +490,40 @@ async fn retry_after_is_honoured_and_attempts_are_logged(db: TestDb) {
             .unwrap()
             .contains("level 1 of 1")
     );
+    server.stop().await;
+}
+
+async fn a_refusing_channel_is_reported_on_the_incident(db: TestDb) {
+    let server = start(db).await;
+    let (receiver, base) = Receiver::start().await;
+    // Alice's only contact method points at an address that refuses every message.
+    let alice = person(&server, "alice", &format!("{base}/refuse")).await;
+    service_with_keys(&server, "api").await;
+    policy_for(
+        &server,
+        "api",
+        vec![json!({"delay": "30m", "targets": [{"user": alice.id}]})],
+        0,
+    )
+    .await;
+    let incident = raise(&server, "api", "Checkout failing").await;
+    let mut failed = None;
+    for _ in 0..200 {
+        let timeline = incidents::timeline(server.core(), incident, PageRequest::new(500, None))
+            .await
+            .unwrap()
+            .items;
+        failed = timeline
+            .into_iter()
+            .find(|entry| entry.kind == "notification.attempt");
+        if failed.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let failed = failed.expect("an attempt on the timeline");
+    assert!(failed.message.contains("failed"), "{}", failed.message);
+    assert!(failed.message.contains("400"), "{}", failed.message);
+    assert_eq!(receiver.total(), 0);
     server.stop().await;
 }
