@@ -27,6 +27,7 @@ backend_tests!(
     a_storm_for_one_person_is_one_bundled_message,
     retry_after_is_honoured_and_attempts_are_logged,
     a_refusing_channel_is_reported_on_the_incident,
+    a_schedule_level_pages_whoever_is_on_call_and_the_ack_timeout_retriggers,
 );
 
 /// A webhook receiver that records what arrives per path and can refuse the first N with 503.
@@ -525,5 +526,91 @@ async fn a_refusing_channel_is_reported_on_the_incident(db: TestDb) {
     assert!(failed.message.contains("failed"), "{}", failed.message);
     assert!(failed.message.contains("400"), "{}", failed.message);
     assert_eq!(receiver.total(), 0);
+    server.stop().await;
+}
+
+async fn a_schedule_level_pages_whoever_is_on_call_and_the_ack_timeout_retriggers(db: TestDb) {
+    let server = start(db).await;
+    let (receiver, base) = Receiver::start().await;
+    let alice = person(&server, "alice", &base).await;
+    let ctx = audit::context(server.core(), audit::cli_actor(), None);
+    let spec = serde_json::from_value(json!({
+        "time_zone": "Europe/Berlin",
+        "layers": [{"name": "Daily", "rotation": {"kind": "daily", "participants": [alice.id],
+            "start_date": "2026-01-01", "handoff_time": "09:00"}}]
+    }))
+    .unwrap();
+    upkeep_core::oncall::service::create_schedule(
+        server.core(),
+        &ctx,
+        upkeep_core::oncall::service::ScheduleInput {
+            slug: "primary".into(),
+            name: Some("Primary".into()),
+            team: None,
+            spec,
+        },
+    )
+    .await
+    .expect("schedule");
+    service_with_keys(&server, "api").await;
+    let spec: PolicySpec = serde_json::from_value(json!({
+        "levels": [{"delay": "30m", "targets": [{"schedule": "primary"}]}],
+        "ack_timeout": "30m"
+    }))
+    .unwrap();
+    escalation::create(server.core(), &ctx, "api-policy", "On-call", &spec)
+        .await
+        .expect("policy");
+    escalation::set_for_service(server.core(), &ctx, "api", Some("api-policy"), None)
+        .await
+        .expect("assign");
+    let incident = raise(&server, "api", "Checkout failing").await;
+    eventually("the page to whoever is on call", || {
+        receiver.for_whom("alice").len() == 1
+    })
+    .await;
+    let reason = receiver.for_whom("alice")[0]["data"]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.contains("schedule Primary"), "{reason}");
+    assert!(reason.contains("Daily"), "{reason}");
+
+    incidents::change(
+        server.core(),
+        &ctx,
+        incident,
+        incidents::IncidentChange::Acknowledge,
+    )
+    .await
+    .expect("ack");
+    settle().await;
+    server.clock.advance(Duration::from_secs(29 * 60));
+    settle().await;
+    assert_eq!(
+        incidents::incident(server.core(), incident)
+            .await
+            .unwrap()
+            .status,
+        IncidentStatus::Acknowledged
+    );
+    server.clock.advance(Duration::from_secs(2 * 60));
+    eventually("the page after the acknowledgement timed out", || {
+        receiver.for_whom("alice").len() == 2
+    })
+    .await;
+    assert_eq!(
+        incidents::incident(server.core(), incident)
+            .await
+            .unwrap()
+            .status,
+        IncidentStatus::Triggered
+    );
+    assert!(
+        kinds(&server, incident)
+            .await
+            .iter()
+            .any(|kind| kind == "incident.retriggered")
+    );
     server.stop().await;
 }
