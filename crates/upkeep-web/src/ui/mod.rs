@@ -6,6 +6,7 @@ mod account;
 mod audit;
 mod cookies;
 mod error;
+mod escalation;
 mod incidents;
 mod monitors;
 mod schedules;
@@ -73,6 +74,12 @@ pub fn routes() -> Router<AppState> {
             "/services/{slug}/integrations/{kind}/rotate",
             post(services::rotate_integration),
         )
+        .route(
+            "/services/{slug}/escalation",
+            post(services::set_escalation),
+        )
+        .route("/escalation", get(escalation::list))
+        .route("/escalation/{slug}", get(escalation::show))
         .route("/schedules", get(schedules::list))
         .route("/schedules/{slug}", get(schedules::show))
         .route("/teams", get(teams::list).post(teams::create))

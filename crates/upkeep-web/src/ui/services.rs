@@ -1,6 +1,7 @@
 //! `/services`: the catalog list, a service's page with its edit form, its open incidents and (for
 //! responders and above, as they are secrets) its alert-source integration keys with their rotate
-//! buttons, creating and deleting services.
+//! buttons, its escalation policy and runbook link with the form that sets them (responders and above),
+//! creating and deleting services.
 
 use askama::Template;
 use axum::extract::State;
@@ -8,10 +9,14 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use upkeep_core::catalog;
 use upkeep_core::identity::Capability;
-use upkeep_core::incidents::{self, integrations};
-use upkeep_core::storage::{IncidentFilter, IntegrationKind, PageRequest, Service};
+use upkeep_core::incidents::{self, escalation, integrations};
+use upkeep_core::storage::{
+    IncidentFilter, IntegrationKind, PageRequest, Service, ServiceEscalation,
+};
+use upkeep_core::{CoreError, CoreResult};
 
 use super::error::{FormError, UiError, UiForm, UiPath, UiQuery, UiResult};
+use super::incidents::detail::web_link;
 use super::incidents::{IncidentRow, OPEN_STATUSES};
 use super::service_form::{ServiceForm, team_choices};
 use super::shell::{CsrfForm, Page, SignedIn, html, render, see_other, url_encode};
@@ -20,6 +25,8 @@ use crate::AppState;
 
 /// Open incidents listed on a service's page; the rest are a link away.
 const SERVICE_INCIDENT_ROWS: u32 = 10;
+/// Escalation policies offered in a service's policy select.
+const POLICY_CHOICES: usize = 1_000;
 
 /// One line of a services table (also used on a team's page).
 pub struct ServiceRow {
@@ -136,6 +143,64 @@ struct ServicePage {
     more_incidents: bool,
     open_incidents_link: String,
     all_incidents_link: String,
+    /// The policy's slug, linked to its page.
+    policy: Option<String>,
+    /// The runbook as a link (http and https only) or, when it is not one, as text.
+    runbook_link: Option<String>,
+    runbook_text: Option<String>,
+    /// The escalation form (responders and above): the policies to choose from, "none" first.
+    policies: Vec<Choice>,
+    runbook_field: String,
+    escalation_error: Option<String>,
+}
+
+/// The escalation form of a service's page.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct EscalationForm {
+    csrf_token: String,
+    /// A policy's slug; empty for none.
+    escalation_policy: String,
+    runbook_url: String,
+}
+
+impl EscalationForm {
+    fn from_settings(settings: &ServiceEscalation) -> Self {
+        Self {
+            csrf_token: String::new(),
+            escalation_policy: settings.escalation_policy_slug.clone().unwrap_or_default(),
+            runbook_url: settings.runbook_url.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The escalation policies to choose from, "none" first, `current` selected.
+async fn policy_choices(core: &upkeep_core::Core, current: &str) -> CoreResult<Vec<Choice>> {
+    let mut choices = vec![Choice {
+        value: String::new(),
+        label: "none (nobody is paged)".to_string(),
+        selected: current.is_empty(),
+    }];
+    let mut cursor = None;
+    loop {
+        let page = escalation::list(core, PageRequest::new(500, cursor)).await?;
+        choices.extend(page.items.into_iter().map(|policy| Choice {
+            selected: policy.slug == current,
+            label: if policy.name == policy.slug {
+                policy.slug.clone()
+            } else {
+                format!("{} ({})", policy.name, policy.slug)
+            },
+            value: policy.slug,
+        }));
+        cursor = match page.next_cursor {
+            Some(next) if choices.len() < POLICY_CHOICES => next.parse::<i64>().ok(),
+            _ => None,
+        };
+        if cursor.is_none() {
+            return Ok(choices);
+        }
+    }
 }
 
 /// `?rotated=<kind>` after a Rotate button.
@@ -195,6 +260,9 @@ pub async fn create(
     }
 }
 
+/// What a refused escalation form shows again.
+type EscalationRefusal = (EscalationForm, FormError);
+
 async fn service_page(
     state: &AppState,
     signed: &SignedIn,
@@ -202,11 +270,32 @@ async fn service_page(
     form: Option<ServiceForm>,
     error: Option<FormError>,
     rotated: Option<IntegrationKind>,
+    escalation_refusal: Option<EscalationRefusal>,
 ) -> UiResult {
     let form = form.unwrap_or_else(|| ServiceForm::from_service(&service));
+    let settings = state
+        .core
+        .storage
+        .service_escalation(service.id)
+        .await
+        .map_err(CoreError::from)?;
     let teams = team_choices(&state.core, &form.team).await?;
-    let status = error.as_ref().map_or(StatusCode::OK, |error| error.status);
+    let status = error
+        .as_ref()
+        .or(escalation_refusal.as_ref().map(|(_, error)| error))
+        .map_or(StatusCode::OK, |error| error.status);
     let page = signed.page("services");
+    let (escalation_form, escalation_error) = match escalation_refusal {
+        Some((form, error)) => (form, Some(error.message)),
+        None => (EscalationForm::from_settings(&settings), None),
+    };
+    let policies = if page.write {
+        policy_choices(&state.core, &escalation_form.escalation_policy).await?
+    } else {
+        Vec::new()
+    };
+    let runbook_link = web_link(settings.runbook_url.clone());
+    let runbook_text = settings.runbook_url.filter(|_| runbook_link.is_none());
     let integrations = if page.write {
         Some(integration_rows(
             integrations::integrations(&state.core, service.id).await?,
@@ -244,6 +333,12 @@ async fn service_page(
         form: form.shown(),
         teams,
         error: error.map(|error| error.message),
+        policy: settings.escalation_policy_slug,
+        runbook_link,
+        runbook_text,
+        policies,
+        runbook_field: escalation_form.runbook_url,
+        escalation_error,
     };
     Ok(render(status, &page))
 }
@@ -257,7 +352,7 @@ pub async fn show(
     signed.require(Capability::Read)?;
     let service = catalog::service(&state.core, &slug).await?;
     let rotated = IntegrationKind::parse(&query.rotated);
-    service_page(&state, &signed, service, None, None, rotated).await
+    service_page(&state, &signed, service, None, None, rotated, None).await
 }
 
 pub async fn update(
@@ -276,7 +371,16 @@ pub async fn update(
         Err(err) => {
             let error = FormError::from_core(err)?;
             let service = catalog::service(&state.core, &slug).await?;
-            service_page(&state, &signed, service, Some(form), Some(error), None).await
+            service_page(
+                &state,
+                &signed,
+                service,
+                Some(form),
+                Some(error),
+                None,
+                None,
+            )
+            .await
         }
     }
 }
@@ -294,7 +398,43 @@ pub async fn delete(
         Err(err) => {
             let error = FormError::from_core(err)?;
             let service = catalog::service(&state.core, &slug).await?;
-            service_page(&state, &signed, service, None, Some(error), None).await
+            service_page(&state, &signed, service, None, Some(error), None, None).await
+        }
+    }
+}
+
+/// Choose the service's escalation policy (or none) and set its runbook link; a refusal (a link that is
+/// not http(s)) shows the page again with the message naming the field.
+pub async fn set_escalation(
+    State(state): State<AppState>,
+    signed: SignedIn,
+    UiPath(slug): UiPath<String>,
+    UiForm(form): UiForm<EscalationForm>,
+) -> UiResult {
+    signed.check_csrf(&form.csrf_token)?;
+    signed.require(Capability::Write)?;
+    let policy = Some(form.escalation_policy.trim()).filter(|slug| !slug.is_empty());
+    let runbook = Some(form.runbook_url.clone());
+    match escalation::set_for_service(&state.core, &signed.audit(&state), &slug, policy, runbook)
+        .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/services/{}?notice=service-updated#escalation",
+            url_encode(&slug)
+        ))),
+        Err(err) => {
+            let error = FormError::from_core(err)?;
+            let service = catalog::service(&state.core, &slug).await?;
+            service_page(
+                &state,
+                &signed,
+                service,
+                None,
+                None,
+                None,
+                Some((form, error)),
+            )
+            .await
         }
     }
 }

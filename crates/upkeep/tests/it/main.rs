@@ -13,6 +13,7 @@ mod browser;
 mod cli;
 mod contacts;
 mod escalation;
+mod escalation_pages;
 mod heartbeats;
 mod incident_pages;
 mod incidents;

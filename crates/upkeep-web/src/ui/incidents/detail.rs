@@ -1,6 +1,8 @@
 //! `/incidents/{id}`: an incident's page — its status, severity, service, assignee and times, the
 //! acknowledge, resolve and reopen buttons and the note form (responders and above), the service's
-//! changes (deploys) in the hour before it opened, its timeline (oldest first) and its alerts.
+//! changes (deploys) in the hour before it opened, its timeline (oldest first), its alerts, and the
+//! notifications escalation sent for it with why each was sent and every delivery attempt; the service's
+//! runbook link sits under the heading.
 
 use askama::Template;
 use axum::extract::State;
@@ -11,7 +13,8 @@ use serde_json::Value;
 use upkeep_core::identity::Capability;
 use upkeep_core::incidents::{self, IncidentChange, MAX_NOTE_CHARS, integrations};
 use upkeep_core::storage::{
-    Alert, ChangeEvent, Incident, IncidentStatus, PageRequest, TimelineEntry,
+    Alert, AttemptRecord, ChangeEvent, Incident, IncidentStatus, NotificationStatus,
+    OutboxNotification, PageRequest, TimelineEntry,
 };
 use upkeep_core::{CoreError, catalog};
 
@@ -32,6 +35,8 @@ const CHANGE_ROWS: u32 = 100;
 const CHANGES_BEFORE: SignedDuration = SignedDuration::from_hours(1);
 /// Links shown per change event.
 const CHANGE_LINKS: usize = 5;
+/// Notifications a page shows (the API lists them all).
+const NOTIFICATION_ROWS: u32 = 200;
 
 pub struct TimelineRow {
     pub at: String,
@@ -142,6 +147,120 @@ fn change_links(links: &Value) -> Vec<ChangeLink> {
         .collect()
 }
 
+/// The address only when it is an http(s) link, so nothing stored can put a `javascript:` link on a page.
+pub fn web_link(url: Option<String>) -> Option<String> {
+    url.map(|url| url.trim().to_string())
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+}
+
+pub struct AttemptRow {
+    pub at: String,
+    pub exact: String,
+    pub outcome: String,
+    pub detail: String,
+    pub duration_ms: i64,
+}
+
+impl From<&AttemptRecord> for AttemptRow {
+    fn from(attempt: &AttemptRecord) -> Self {
+        Self {
+            at: short_time(attempt.at),
+            exact: exact(attempt.at),
+            outcome: attempt.outcome.clone(),
+            detail: attempt.detail.clone(),
+            duration_ms: attempt.duration_ms,
+        }
+    }
+}
+
+pub struct NotificationRow {
+    pub id: i64,
+    /// The person paged, by email.
+    pub person: String,
+    pub channel: String,
+    pub status: &'static str,
+    pub tone: &'static str,
+    pub reason: String,
+    pub created: String,
+    pub attempts: Vec<AttemptRow>,
+}
+
+/// How a notification's status looks, in the colours of monitor and incident statuses.
+fn notification_tone(status: NotificationStatus) -> &'static str {
+    match status {
+        NotificationStatus::Delivered => "up",
+        NotificationStatus::Queued | NotificationStatus::Sending => "pending",
+        NotificationStatus::Ambiguous => "degraded",
+        NotificationStatus::Failed => "down",
+        NotificationStatus::Cancelled => "paused",
+    }
+}
+
+/// The incident's notifications, oldest first, each with its attempt log (oldest first).
+async fn notifications_of(
+    state: &AppState,
+    incident_id: i64,
+) -> Result<(Vec<NotificationRow>, bool), CoreError> {
+    let storage = &state.core.storage;
+    let page = storage
+        .incident_notifications(incident_id, PageRequest::new(NOTIFICATION_ROWS, None))
+        .await?;
+    let ids: Vec<i64> = page
+        .items
+        .iter()
+        .map(|notification| notification.id)
+        .collect();
+    let attempts = storage.notification_attempts(&ids).await?;
+    let mut people: Vec<(i64, String)> = Vec::new();
+    let mut rows = Vec::with_capacity(page.items.len());
+    for notification in page.items {
+        let person = person_of(state, &mut people, &notification).await?;
+        let OutboxNotification {
+            id,
+            channel_kind,
+            reason,
+            status,
+            created_at,
+            ..
+        } = notification;
+        rows.push(NotificationRow {
+            id,
+            person,
+            channel: channel_kind,
+            status: status.as_str(),
+            tone: notification_tone(status),
+            reason,
+            created: short_time(created_at),
+            attempts: attempts
+                .iter()
+                .filter(|attempt| attempt.notification_id == id)
+                .map(AttemptRow::from)
+                .collect(),
+        });
+    }
+    Ok((rows, page.next_cursor.is_some()))
+}
+
+/// The email of the person a notification went to, looked up once per person.
+async fn person_of(
+    state: &AppState,
+    seen: &mut Vec<(i64, String)>,
+    notification: &OutboxNotification,
+) -> Result<String, CoreError> {
+    let Some(user_id) = notification.user_id else {
+        return Ok("nobody in particular".to_string());
+    };
+    if let Some((_, email)) = seen.iter().find(|(id, _)| *id == user_id) {
+        return Ok(email.clone());
+    }
+    let email = match state.core.storage.user_by_id(user_id).await? {
+        Some(user) => user.email,
+        None => format!("user {user_id} (no longer here)"),
+    };
+    seen.push((user_id, email.clone()));
+    Ok(email)
+}
+
 /// Links between the pages of a long timeline or alert list.
 pub struct MoreLinks {
     pub first: Option<String>,
@@ -211,6 +330,9 @@ struct IncidentPage {
     timeline_pages: MoreLinks,
     alerts: Vec<AlertRow>,
     alert_pages: MoreLinks,
+    notifications: Vec<NotificationRow>,
+    more_notifications: bool,
+    runbook: Option<String>,
     note: String,
     note_limit: usize,
     note_error: Option<String>,
@@ -273,6 +395,14 @@ async fn incident_page(
         .await
         .map(|service| service.name)
         .unwrap_or_default();
+    let runbook = web_link(
+        core.storage
+            .service_escalation(incident.service_id)
+            .await
+            .map_err(CoreError::from)?
+            .runbook_url,
+    );
+    let (notifications, more_notifications) = notifications_of(state, id).await?;
     let now = core.now();
     let moment = |at: Timestamp| (exact(at), ago(at, now));
     let page = IncidentPage {
@@ -303,6 +433,9 @@ async fn incident_page(
             .map(|alert| AlertRow::new(alert, now))
             .collect(),
         alert_pages: MoreLinks::new(id, "alerts", "alerts", alerts_cursor, alerts.next_cursor),
+        notifications,
+        more_notifications,
+        runbook,
         note: refusal.note,
         note_limit: MAX_NOTE_CHARS,
         note_error: refusal.note_error,
@@ -434,6 +567,16 @@ mod tests {
             ]
         );
         assert!(change_links(&Value::Null).is_empty());
+    }
+
+    #[test]
+    fn only_web_runbooks_are_links() {
+        assert_eq!(
+            web_link(Some(" https://wiki.example.com/api ".into())).as_deref(),
+            Some("https://wiki.example.com/api")
+        );
+        assert_eq!(web_link(Some("javascript:alert(1)".into())), None);
+        assert_eq!(web_link(None), None);
     }
 
     #[test]
