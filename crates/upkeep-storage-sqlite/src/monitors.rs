@@ -4,9 +4,9 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent,
-    MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page,
-    PageRequest, StorageError, StorageResult,
+    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter,
+    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page, PageRequest,
+    StorageError, StorageResult,
 };
 
 use crate::SqliteStorage;

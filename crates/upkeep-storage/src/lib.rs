@@ -48,8 +48,8 @@ pub use maintenance::{
 pub use monitors::{
     CheckResult, HeartbeatPing, MAINTENANCE_RANK, MaintenanceScope, Monitor, MonitorBatch,
     MonitorChanges, MonitorEvent, MonitorFilter, MonitorSort, MonitorSortKey, MonitorState,
-    MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent, OTHER_RANK, PAUSED_RANK,
-    STATUS_RANKS, SortValue,
+    MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent, OTHER_RANK,
+    PAUSED_RANK, STATUS_RANKS, SortValue,
 };
 pub use page::{Page, PageRequest};
 pub use rollups::{RawSample, Resolution, RollupCursor, RollupRow, RollupStore};

@@ -56,7 +56,10 @@ pub(super) async fn list(
         // `ESCAPE ''` makes a backslash in the search an ordinary character, as SQLite's LIKE does.
         let pattern = format!("%{search}%");
         query.push(" AND (m.name ILIKE ").push_bind(pattern.clone());
-        query.push(" ESCAPE '' OR m.slug ILIKE ").push_bind(pattern).push(" ESCAPE '')");
+        query
+            .push(" ESCAPE '' OR m.slug ILIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '')");
     }
     query.push(") AS m) AS l WHERE TRUE");
     match filter.status {

@@ -95,7 +95,10 @@ async fn write<'q, T>(
 }
 
 /// Apply a batch in order: the last state of each monitor, and every event, ping and result.
-pub(super) async fn apply(conn: &mut SqliteConnection, writes: &[MonitorWrite]) -> StorageResult<()> {
+pub(super) async fn apply(
+    conn: &mut SqliteConnection,
+    writes: &[MonitorWrite],
+) -> StorageResult<()> {
     let mut last_state: BTreeMap<i64, &MonitorState> = BTreeMap::new();
     let mut events: Vec<(i64, &NewMonitorEvent)> = Vec::new();
     let mut pings: Vec<(i64, &HeartbeatPing)> = Vec::new();
@@ -104,7 +107,12 @@ pub(super) async fn apply(conn: &mut SqliteConnection, writes: &[MonitorWrite]) 
         last_state.insert(write.monitor_id, &write.state);
         events.extend(write.event.as_ref().map(|event| (write.monitor_id, event)));
         pings.extend(write.ping.as_ref().map(|ping| (write.monitor_id, ping)));
-        results.extend(write.result.as_ref().map(|result| (write.monitor_id, result)));
+        results.extend(
+            write
+                .result
+                .as_ref()
+                .map(|result| (write.monitor_id, result)),
+        );
     }
     let states: Vec<(i64, &MonitorState)> = last_state.into_iter().collect();
     write(conn, &STATES, 12, &states, |query, (id, state)| {

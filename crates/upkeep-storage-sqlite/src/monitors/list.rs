@@ -42,9 +42,7 @@ pub(super) async fn list(
 ) -> StorageResult<Page<Monitor>> {
     let sort = &filter.sort;
     let scope = filter.maintenance.clone().unwrap_or_default();
-    let mut query = QueryBuilder::<Sqlite>::new(
-        "SELECT * FROM (SELECT *, ",
-    );
+    let mut query = QueryBuilder::<Sqlite>::new("SELECT * FROM (SELECT *, ");
     query.push(sort_expression(sort.key));
     query.push(" AS sort_value FROM (SELECT m.*, s.slug AS service_slug, (m.service_id IN (SELECT value FROM json_each(");
     query.push_bind(ids_json(&scope.service_ids)?);
@@ -59,7 +57,9 @@ pub(super) async fn list(
     }
     if let Some(search) = &filter.search {
         let pattern = format!("%{}%", search.to_lowercase());
-        query.push(" AND (lower(m.name) LIKE ").push_bind(pattern.clone());
+        query
+            .push(" AND (lower(m.name) LIKE ")
+            .push_bind(pattern.clone());
         query.push(" OR m.slug LIKE ").push_bind(pattern).push(")");
     }
     query.push(") AS m) AS l WHERE TRUE");
@@ -99,11 +99,16 @@ pub(super) async fn list(
                 bind_value(&mut query);
                 query.push(" OR (l.sort_value = ");
                 bind_value(&mut query);
-                query.push(format!(" AND l.id {after} ")).push_bind(cursor).push("))");
+                query
+                    .push(format!(" AND l.id {after} "))
+                    .push_bind(cursor)
+                    .push("))");
             }
         }
     }
-    query.push(format!(" ORDER BY l.sort_value {before}, l.id {before} LIMIT "));
+    query.push(format!(
+        " ORDER BY l.sort_value {before}, l.id {before} LIMIT "
+    ));
     query.push_bind(page.fetch_limit());
     let rows = query
         .build()

@@ -51,7 +51,8 @@ impl MonitorSortKey {
 
 /// Rank of each stored status for [`MonitorSortKey::Status`]; maintenance and paused are worked out from
 /// the maintenance scope and the `paused` flag (see the backends' list queries).
-pub const STATUS_RANKS: [(&str, i64); 4] = [("down", 0), ("degraded", 1), ("pending", 2), ("up", 3)];
+pub const STATUS_RANKS: [(&str, i64); 4] =
+    [("down", 0), ("degraded", 1), ("pending", 2), ("up", 3)];
 pub const MAINTENANCE_RANK: i64 = 4;
 pub const PAUSED_RANK: i64 = 5;
 /// A stored status outside [`STATUS_RANKS`] (none today).
@@ -160,9 +161,18 @@ mod tests {
         assert_eq!(reading.continue_after(&cursor), Some(7));
         assert_eq!(reading.after, Some(SortValue::Int(-1)));
         // Another order's cursor, a plain id, or garbage is not a cursor of this order.
-        assert_eq!(MonitorSort::new(MonitorSortKey::Status, false).continue_after(&cursor), None);
-        assert_eq!(MonitorSort::new(MonitorSortKey::Name, false).continue_after("12"), None);
-        assert_eq!(MonitorSort::new(MonitorSortKey::Name, false).continue_after("1.nzz"), None);
+        assert_eq!(
+            MonitorSort::new(MonitorSortKey::Status, false).continue_after(&cursor),
+            None
+        );
+        assert_eq!(
+            MonitorSort::new(MonitorSortKey::Name, false).continue_after("12"),
+            None
+        );
+        assert_eq!(
+            MonitorSort::new(MonitorSortKey::Name, false).continue_after("1.nzz"),
+            None
+        );
         // Creation order keeps plain ids.
         let mut created = MonitorSort::default();
         assert_eq!(created.cursor_of(9, &SortValue::Int(9)), "9");

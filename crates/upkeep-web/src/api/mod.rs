@@ -136,7 +136,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(incidents::get_integrations))
         .routes(routes!(incidents::rotate_integration))
         .routes(routes!(incidents::list_changes))
-        .routes(routes!(escalation::list_policies, escalation::create_policy))
+        .routes(routes!(
+            escalation::list_policies,
+            escalation::create_policy
+        ))
         .routes(routes!(
             escalation::get_policy,
             escalation::update_policy,
@@ -149,7 +152,10 @@ pub fn routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(escalation::list_notifications))
         .routes(routes!(uptime::get_uptime))
         .routes(routes!(uptime::put_slo, uptime::delete_slo))
-        .routes(routes!(schedules::list_schedules, schedules::create_schedule))
+        .routes(routes!(
+            schedules::list_schedules,
+            schedules::create_schedule
+        ))
         .routes(routes!(
             schedules::get_schedule,
             schedules::replace_schedule,

@@ -547,7 +547,11 @@ async fn remembered_ping_targets_follow_deletes_and_pauses(db: TestDb) {
         .list_pings(again.id, PageRequest::new(10, None))
         .await
         .expect("pings");
-    assert_eq!(pings.items.len(), 2, "both slug pings reached the new monitor");
+    assert_eq!(
+        pings.items.len(),
+        2,
+        "both slug pings reached the new monitor"
+    );
 
     // Deleting through the domain forgets at once.
     let other = heartbeat(&server, "jobs", "hourly", "1h", "5m").await;

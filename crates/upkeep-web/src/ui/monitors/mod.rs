@@ -225,9 +225,7 @@ impl MonitorQuery {
             "" | "asc" => false,
             "desc" => true,
             text => {
-                return Err(UiError::bad_request(format!(
-                    "{text:?} is not asc or desc"
-                )));
+                return Err(UiError::bad_request(format!("{text:?} is not asc or desc")));
             }
         };
         let mut sort = MonitorSort::new(key, descending);
@@ -474,7 +472,10 @@ mod tests {
             order: "desc".into(),
             ..MonitorQuery::default()
         };
-        assert_eq!(sorted.address("up"), "/monitors?status=up&sort=name&order=desc");
+        assert_eq!(
+            sorted.address("up"),
+            "/monitors?status=up&sort=name&order=desc"
+        );
     }
 
     #[test]

@@ -128,7 +128,9 @@ async fn sorted_lists_page_in_every_order(db: TestDb) {
                     MonitorSortKey::Name => x.name.to_lowercase().cmp(&y.name.to_lowercase()),
                     MonitorSortKey::Status => rank(x, &[]).cmp(&rank(y, &[])),
                     MonitorSortKey::LastChecked => {
-                        let at = |m: &Monitor| m.state.last_checked_at.map_or(-1, |t| t.as_millisecond());
+                        let at = |m: &Monitor| {
+                            m.state.last_checked_at.map_or(-1, |t| t.as_millisecond())
+                        };
                         at(x).cmp(&at(y))
                     }
                 };
@@ -189,7 +191,11 @@ async fn sorted_lists_page_in_every_order(db: TestDb) {
         .expect("the rest");
     let mut shown = ids(&first.items);
     shown.extend(ids(&rest.items));
-    assert_eq!(shown.len(), monitors.len() + 1, "{b}: only the moved row twice");
+    assert_eq!(
+        shown.len(),
+        monitors.len() + 1,
+        "{b}: only the moved row twice"
+    );
     assert_eq!(rest.items.last().map(|m| m.id), Some(last_shown.id), "{b}");
 }
 
@@ -202,7 +208,12 @@ async fn the_maintenance_scope_decides_the_maintenance_status(db: TestDb) {
         service_ids: vec![web],
         monitor_ids: vec![monitors[2].id],
     };
-    let covered = [monitors[0].id, monitors[1].id, monitors[2].id, monitors[4].id];
+    let covered = [
+        monitors[0].id,
+        monitors[1].id,
+        monitors[2].id,
+        monitors[4].id,
+    ];
     let with = |status: MonitorStatus| MonitorFilter {
         status: Some(status),
         maintenance: Some(scope.clone()),
@@ -214,10 +225,25 @@ async fn the_maintenance_scope_decides_the_maintenance_status(db: TestDb) {
         covered,
         "{b}: covered and not paused"
     );
-    assert!(listed(with(MonitorStatus::Up)).await.is_empty(), "{b}: both up ones are covered");
-    assert_eq!(listed(with(MonitorStatus::Down)).await, [monitors[5].id], "{b}");
-    assert_eq!(listed(with(MonitorStatus::Degraded)).await, [monitors[3].id], "{b}");
-    assert_eq!(listed(with(MonitorStatus::Paused)).await, [monitors[6].id], "{b}: paused wins");
+    assert!(
+        listed(with(MonitorStatus::Up)).await.is_empty(),
+        "{b}: both up ones are covered"
+    );
+    assert_eq!(
+        listed(with(MonitorStatus::Down)).await,
+        [monitors[5].id],
+        "{b}"
+    );
+    assert_eq!(
+        listed(with(MonitorStatus::Degraded)).await,
+        [monitors[3].id],
+        "{b}"
+    );
+    assert_eq!(
+        listed(with(MonitorStatus::Paused)).await,
+        [monitors[6].id],
+        "{b}: paused wins"
+    );
     // Without a scope nothing is in maintenance.
     let unscoped = MonitorFilter {
         status: Some(MonitorStatus::Maintenance),
