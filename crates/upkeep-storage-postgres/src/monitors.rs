@@ -8,9 +8,9 @@ use jiff::Timestamp;
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges, MonitorEvent,
-    MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page,
-    PageRequest, StorageError, StorageResult,
+    AuditContext, BatchMonitor, CheckResult, HeartbeatPing, Monitor, MonitorBatch, MonitorChanges,
+    MonitorEvent, MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite,
+    NewMonitor, Page, PageRequest, StorageError, StorageResult,
 };
 
 use crate::PostgresStorage;
@@ -18,6 +18,7 @@ use crate::support::{
     db_err, get, insert_audit, millis, opt_timestamp, snapshot, timestamp, unique_err,
 };
 
+mod batch;
 mod list;
 
 const MONITOR_SELECT: &str =
@@ -76,6 +77,25 @@ fn monitors_from_rows(rows: &[PgRow]) -> StorageResult<Vec<Monitor>> {
 }
 
 /// The monitor, unlocked (for reads inside a transaction after a change).
+/// The columns [`BatchMonitor`] needs, from `monitors` alone.
+const BATCH_SELECT: &str = "SELECT id, service_id, kind, settings_json, failure_threshold, success_threshold, ping_token, paused,
+    status, consecutive_failures, consecutive_successes, last_checked_at, last_change_at, last_ping_at, last_start_at,
+    last_start_rid, deadline_at, last_error, last_duration_ms FROM monitors";
+
+fn batch_monitor_from_row(row: &PgRow) -> StorageResult<BatchMonitor> {
+    Ok(BatchMonitor {
+        id: get(row, "id")?,
+        service_id: get(row, "service_id")?,
+        kind: get(row, "kind")?,
+        settings_json: get(row, "settings_json")?,
+        failure_threshold: get(row, "failure_threshold")?,
+        success_threshold: get(row, "success_threshold")?,
+        ping_token: get(row, "ping_token")?,
+        paused: get(row, "paused")?,
+        state: state_from_row(row)?,
+    })
+}
+
 async fn fetch_monitor(conn: &mut PgConnection, id: i64) -> StorageResult<Monitor> {
     let row = sqlx::query(&format!("{MONITOR_SELECT} WHERE m.id = $1"))
         .bind(id)
@@ -128,62 +148,6 @@ async fn save_state(
     .execute(conn)
     .await
     .map_err(db_err)?;
-    Ok(())
-}
-
-/// Write a whole batch with one statement per table (see [`MonitorBatch`]).
-async fn apply_batch(conn: &mut PgConnection, batch: &MonitorBatch) -> StorageResult<()> {
-    sqlx::query(
-        "UPDATE monitors m SET status = v.status, consecutive_failures = v.consecutive_failures,
-            consecutive_successes = v.consecutive_successes, last_checked_at = v.last_checked_at,
-            last_change_at = v.last_change_at, last_ping_at = v.last_ping_at, last_start_at = v.last_start_at,
-            last_start_rid = v.last_start_rid, deadline_at = v.deadline_at, last_error = v.last_error,
-            last_duration_ms = v.last_duration_ms
-         FROM jsonb_to_recordset($1::jsonb) AS v(id BIGINT, status TEXT, consecutive_failures INTEGER,
-            consecutive_successes INTEGER, last_checked_at BIGINT, last_change_at BIGINT, last_ping_at BIGINT,
-            last_start_at BIGINT, last_start_rid TEXT, deadline_at BIGINT, last_error TEXT, last_duration_ms BIGINT)
-         WHERE m.id = v.id",
-    )
-    .bind(&batch.states)
-    .execute(&mut *conn)
-    .await
-    .map_err(db_err)?;
-    if batch.has_events {
-        sqlx::query(
-            "INSERT INTO monitor_events (monitor_id, at, from_status, to_status, reason, in_maintenance)
-             SELECT monitor_id, at, from_status, to_status, reason, in_maintenance
-             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, from_status TEXT, to_status TEXT, reason TEXT,
-                in_maintenance BOOLEAN)",
-        )
-        .bind(&batch.events)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    if batch.has_pings {
-        sqlx::query(
-            "INSERT INTO heartbeat_pings (monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent)
-             SELECT monitor_id, at, kind, exit_status, rid, duration_ms, body, method, remote_addr, user_agent
-             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, kind TEXT, exit_status INTEGER, rid TEXT,
-                duration_ms BIGINT, body TEXT, method TEXT, remote_addr TEXT, user_agent TEXT)",
-        )
-        .bind(&batch.pings)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
-    if batch.has_results {
-        sqlx::query(
-            "INSERT INTO check_results (monitor_id, at, success, duration_ms, status_code, error, details_json)
-             SELECT monitor_id, at, success, duration_ms, status_code, error, details_json
-             FROM jsonb_to_recordset($1::jsonb) AS v(monitor_id BIGINT, at BIGINT, success BOOLEAN, duration_ms BIGINT,
-                status_code INTEGER, error TEXT, details_json TEXT)",
-        )
-        .bind(&batch.results)
-        .execute(&mut *conn)
-        .await
-        .map_err(db_err)?;
-    }
     Ok(())
 }
 
@@ -298,6 +262,16 @@ impl MonitorStore for PostgresStorage {
             .await
             .map_err(db_err)?;
         rows.iter().map(monitor_from_row).collect()
+    }
+
+    async fn batch_monitors(&self, ids: &[i64]) -> StorageResult<Vec<BatchMonitor>> {
+        let ids = ids;
+        let rows = sqlx::query(&format!("{BATCH_SELECT} WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(batch_monitor_from_row).collect()
     }
 
     async fn monitor_by_token(&self, token: &str) -> StorageResult<Option<Monitor>> {
@@ -457,7 +431,7 @@ impl MonitorStore for PostgresStorage {
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
-        apply_batch(&mut tx, &MonitorBatch::new(writes)).await?;
+        batch::apply(&mut tx, &MonitorBatch::new(writes)).await?;
         tx.commit().await.map_err(db_err)
     }
 

@@ -4,9 +4,9 @@ use jiff::Timestamp;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 use upkeep_storage::{
-    AuditContext, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent, MonitorFilter,
-    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page, PageRequest,
-    StorageError, StorageResult,
+    AuditContext, BatchMonitor, CheckResult, HeartbeatPing, Monitor, MonitorChanges, MonitorEvent,
+    MonitorFilter, MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, Page,
+    PageRequest, StorageError, StorageResult,
 };
 
 use crate::SqliteStorage;
@@ -64,6 +64,25 @@ fn monitor_from_row(row: &SqliteRow) -> StorageResult<Monitor> {
         resume_at: opt_timestamp(row, "resume_at")?,
         created_at: timestamp(row, "created_at")?,
         updated_at: timestamp(row, "updated_at")?,
+        state: state_from_row(row)?,
+    })
+}
+
+/// The columns [`BatchMonitor`] needs, from `monitors` alone.
+const BATCH_SELECT: &str = "SELECT id, service_id, kind, settings_json, failure_threshold, success_threshold, ping_token, paused,
+    status, consecutive_failures, consecutive_successes, last_checked_at, last_change_at, last_ping_at, last_start_at,
+    last_start_rid, deadline_at, last_error, last_duration_ms FROM monitors";
+
+fn batch_monitor_from_row(row: &SqliteRow) -> StorageResult<BatchMonitor> {
+    Ok(BatchMonitor {
+        id: get(row, "id")?,
+        service_id: get(row, "service_id")?,
+        kind: get(row, "kind")?,
+        settings_json: get(row, "settings_json")?,
+        failure_threshold: get(row, "failure_threshold")?,
+        success_threshold: get(row, "success_threshold")?,
+        ping_token: get(row, "ping_token")?,
+        paused: get(row, "paused")?,
         state: state_from_row(row)?,
     })
 }
@@ -171,6 +190,18 @@ impl MonitorStore for SqliteStorage {
         .await
         .map_err(db_err)?;
         rows.iter().map(monitor_from_row).collect()
+    }
+
+    async fn batch_monitors(&self, ids: &[i64]) -> StorageResult<Vec<BatchMonitor>> {
+        let ids = serde_json::to_string(ids).map_err(|err| StorageError::Other(err.to_string()))?;
+        let rows = sqlx::query(&format!(
+            "{BATCH_SELECT} WHERE id IN (SELECT value FROM json_each($1))"
+        ))
+        .bind(ids)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(batch_monitor_from_row).collect()
     }
 
     async fn monitor_by_token(&self, token: &str) -> StorageResult<Option<Monitor>> {
@@ -315,9 +346,17 @@ impl MonitorStore for SqliteStorage {
         if writes.is_empty() {
             return Ok(());
         }
-        let mut tx = self.begin_write().await?;
-        batch::apply(&mut tx, writes).await?;
-        tx.commit().await.map_err(db_err)
+        // One round trip to the writer's thread for the whole transaction (see `batch`), not sqlx's
+        // transaction, which costs one per statement plus BEGIN and COMMIT.
+        let mut conn = self.writer.acquire().await.map_err(db_err)?;
+        batch::apply(&mut conn, writes)
+            .await
+            .map_err(|(err, unusable)| {
+                if unusable {
+                    conn.close_on_drop();
+                }
+                err
+            })
     }
 
     async fn due_deadlines(&self, now: Timestamp, limit: u32) -> StorageResult<Vec<Monitor>> {

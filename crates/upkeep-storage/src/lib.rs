@@ -46,10 +46,10 @@ pub use maintenance::{
     MaintenanceFilter, MaintenanceKind, MaintenanceStore, MaintenanceWindow, NewMaintenanceWindow,
 };
 pub use monitors::{
-    CheckResult, HeartbeatPing, MAINTENANCE_RANK, MaintenanceScope, Monitor, MonitorBatch,
-    MonitorChanges, MonitorEvent, MonitorFilter, MonitorSort, MonitorSortKey, MonitorState,
-    MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent, OTHER_RANK,
-    PAUSED_RANK, STATUS_RANKS, SortValue,
+    BatchMonitor, CheckResult, HeartbeatPing, MAINTENANCE_RANK, MaintenanceScope, Monitor,
+    MonitorBatch, MonitorChanges, MonitorEvent, MonitorFilter, MonitorSort, MonitorSortKey,
+    MonitorState, MonitorStatus, MonitorStore, MonitorWrite, NewMonitor, NewMonitorEvent,
+    OTHER_RANK, PAUSED_RANK, STATUS_RANKS, SortValue,
 };
 pub use page::{Page, PageRequest};
 pub use rollups::{RawSample, Resolution, RollupCursor, RollupRow, RollupStore};

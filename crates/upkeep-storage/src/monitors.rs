@@ -126,6 +126,22 @@ impl MonitorState {
     }
 }
 
+/// What the batching writer reads of a monitor to apply checks, pings and deadline sweeps: the state and
+/// what judges it, without names or the service join (it reads one per item of every batch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BatchMonitor {
+    pub id: i64,
+    pub service_id: i64,
+    pub kind: String,
+    /// The settings as stored (JSON text); the writer parses a heartbeat's schedule out of it.
+    pub settings_json: String,
+    pub failure_threshold: i32,
+    pub success_threshold: i32,
+    pub ping_token: String,
+    pub paused: bool,
+    pub state: MonitorState,
+}
+
 #[derive(Debug, Clone)]
 pub struct NewMonitor {
     pub service_id: i64,
@@ -257,6 +273,8 @@ pub trait MonitorStore {
     async fn monitor_by_id(&self, id: i64) -> StorageResult<Option<Monitor>>;
     /// The monitors with these ids that exist, in no particular order (one query for a whole batch).
     async fn monitors_by_ids(&self, ids: &[i64]) -> StorageResult<Vec<Monitor>>;
+    /// What the writer needs of the monitors with these ids that exist, in no particular order.
+    async fn batch_monitors(&self, ids: &[i64]) -> StorageResult<Vec<BatchMonitor>>;
     async fn monitor_by_token(&self, token: &str) -> StorageResult<Option<Monitor>>;
     /// The monitor of the service with this ping key and this slug.
     async fn monitor_by_ping_key(

@@ -126,14 +126,15 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .headers
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(|ua| ua.chars().take(200).collect()),
-        ))
+        Ok(Self(user_agent_of(&parts.headers)))
     }
+}
+
+fn user_agent_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(200).collect())
 }
 
 struct Received {
@@ -484,10 +485,7 @@ async fn gatus_external(
     let body = query.error.unwrap_or_default();
     let received = Received {
         method,
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(200).collect()),
+        user_agent: user_agent_of(&headers),
         remote,
         body: Bytes::from(body),
     };

@@ -7,7 +7,7 @@ use std::sync::{Arc, LazyLock, RwLock};
 
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
-use upkeep_storage::{HeartbeatPing, Monitor, MonitorState, MonitorStatus, NewMonitorEvent};
+use upkeep_storage::{HeartbeatPing, MonitorState, MonitorStatus, NewMonitorEvent};
 
 use super::state::transition;
 
@@ -147,10 +147,10 @@ pub fn deadline(settings: &HeartbeatSettings, state: &MonitorState) -> Option<Ti
 /// record to store.
 pub fn apply_ping(
     settings: &HeartbeatSettings,
-    monitor: &Monitor,
-    signal: &PingSignal,
+    monitor_id: i64,
+    state: &MonitorState,
+    signal: PingSignal,
 ) -> (MonitorState, Option<NewMonitorEvent>, HeartbeatPing) {
-    let state = &monitor.state;
     let mut next = state.clone();
     let mut duration_ms = None;
     let to = match signal.kind {
@@ -209,19 +209,19 @@ pub fn apply_ping(
     next.deadline_at = deadline(settings, &next);
     let ping = HeartbeatPing {
         id: 0,
-        monitor_id: monitor.id,
+        monitor_id,
         at: signal.at,
         kind: signal.kind.as_str().to_string(),
         exit_status: match signal.kind {
             PingKind::Exit(code) => Some(code),
             _ => None,
         },
-        rid: signal.rid.clone(),
+        rid: signal.rid,
         duration_ms,
-        body: signal.body.clone(),
-        method: signal.method.clone(),
-        remote_addr: signal.remote_addr.clone(),
-        user_agent: signal.user_agent.clone(),
+        body: signal.body,
+        method: signal.method,
+        remote_addr: signal.remote_addr,
+        user_agent: signal.user_agent,
     };
     (next, event, ping)
 }

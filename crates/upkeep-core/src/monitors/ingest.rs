@@ -12,7 +12,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use upkeep_storage::{
-    CheckResult, MaintenanceWindow, Monitor, MonitorStatus, MonitorWrite, StorageError,
+    BatchMonitor, CheckResult, MaintenanceWindow, MonitorStatus, MonitorWrite, StorageError,
 };
 
 use super::heartbeat::{HeartbeatSettings, PingSignal, apply_ping, evaluate_deadline};
@@ -60,22 +60,28 @@ enum Request {
 /// Handle to this node's writer; without a running writer (CLI, tests) requests are applied inline.
 #[derive(Clone, Default)]
 pub struct Ingest {
-    sender: Arc<OnceLock<mpsc::Sender<Request>>>,
+    // One `Arc` for both: every request clones the application state, and with it this handle.
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sender: OnceLock<mpsc::Sender<Request>>,
     /// Ping tokens and slugs resolved to monitors (see [`super::targets`]).
-    targets: Arc<TargetCache>,
+    targets: TargetCache,
 }
 
 impl Ingest {
     /// Start the writer task for `core` (once per node).
     pub fn start(core: &Core, cancel: CancellationToken) -> tokio::task::JoinHandle<()> {
         let (sender, receiver) = mpsc::channel(QUEUE);
-        let _ = core.ingest.sender.set(sender);
+        let _ = core.ingest.inner.sender.set(sender);
         let core = core.clone();
         tokio::spawn(run(core, receiver, cancel))
     }
 
     async fn submit(&self, core: &Core, request: Request) {
-        match self.sender.get() {
+        match self.inner.sender.get() {
             Some(sender) => {
                 if let Err(mpsc::error::SendError(request)) = sender.send(request).await {
                     // The writer has stopped (shutdown): apply on this task instead.
@@ -88,7 +94,7 @@ impl Ingest {
 
     /// This node's resolved ping targets.
     pub fn targets(&self) -> &TargetCache {
-        &self.targets
+        &self.inner.targets
     }
 
     /// Apply a heartbeat ping to `target`; returns once it is committed. [`CoreError::NotFound`] when the
@@ -187,8 +193,8 @@ async fn run(core: Core, mut receiver: mpsc::Receiver<Request>, cancel: Cancella
     }
 }
 
-fn heartbeat_settings(monitor: &Monitor) -> CoreResult<HeartbeatSettings> {
-    serde::Deserialize::deserialize(&monitor.settings).map_err(|err: serde_json::Error| {
+fn heartbeat_settings(monitor: &BatchMonitor) -> CoreResult<HeartbeatSettings> {
+    serde_json::from_str(&monitor.settings_json).map_err(|err| {
         CoreError::Internal(format!(
             "monitor {} has invalid heartbeat settings: {err}",
             monitor.id
@@ -204,18 +210,37 @@ enum Ack {
     Sweep(oneshot::Sender<CoreResult<()>>, CoreResult<()>),
 }
 
-/// Apply a batch in order and commit it.
-async fn process(core: &Core, batch: Vec<Request>) {
-    let id_of = |request: &Request| match request {
+fn id_of(request: &Request) -> i64 {
+    match request {
         Request::Ping { monitor_id, .. }
         | Request::Check { monitor_id, .. }
         | Request::Sweep { monitor_id, .. } => *monitor_id,
-    };
+    }
+}
+
+/// A batch applied in memory, waiting for its commit.
+struct Prepared {
+    writes: Vec<MonitorWrite>,
+    acks: Vec<Ack>,
+    /// Why the batch cannot be committed (its maintenance windows were unreadable).
+    refused: Option<StorageError>,
+}
+
+/// Apply a batch in order and commit it.
+async fn process(core: &Core, batch: Vec<Request>) {
+    if let Some(prepared) = prepare(core, batch).await {
+        commit(core, prepared).await;
+    }
+}
+
+/// Read the batch's monitors and apply its requests in order, in memory. `None` when the monitors could
+/// not be read (every request has been answered with the error).
+async fn prepare(core: &Core, batch: Vec<Request>) -> Option<Prepared> {
     // The current state of every monitor in the batch, in one query.
     let mut ids: Vec<i64> = batch.iter().map(id_of).collect();
     ids.sort_unstable();
     ids.dedup();
-    let mut monitors: HashMap<i64, Monitor> = match load_with_retry(core, &ids).await {
+    let mut monitors: HashMap<i64, BatchMonitor> = match load_with_retry(core, &ids).await {
         Ok(loaded) => loaded
             .into_iter()
             .map(|monitor| (monitor.id, monitor))
@@ -224,7 +249,7 @@ async fn process(core: &Core, batch: Vec<Request>) {
             for request in batch {
                 fail(request, CoreError::Unavailable(err.to_string()));
             }
-            return;
+            return None;
         }
     };
     let mut writes: Vec<MonitorWrite> = Vec::with_capacity(batch.len());
@@ -233,7 +258,7 @@ async fn process(core: &Core, batch: Vec<Request>) {
         let monitor_id = id_of(&request);
         let Some(monitor) = monitors.get_mut(&monitor_id) else {
             if matches!(request, Request::Ping { .. }) {
-                core.ingest.targets.forget(monitor_id);
+                core.ingest.inner.targets.forget(monitor_id);
             }
             fail(request, CoreError::not_found("monitor not found"));
             continue;
@@ -249,7 +274,7 @@ async fn process(core: &Core, batch: Vec<Request>) {
                 if target.ping_token != monitor.ping_token || monitor.kind != "heartbeat" {
                     // Not the monitor the target was resolved to (cannot happen while ids are never
                     // reused, but a stale target must never ping another monitor).
-                    core.ingest.targets.forget(monitor_id);
+                    core.ingest.inner.targets.forget(monitor_id);
                     let _ = ack.send(Err(CoreError::not_found("monitor not found")));
                     continue;
                 }
@@ -259,7 +284,7 @@ async fn process(core: &Core, batch: Vec<Request>) {
                 }
                 if monitor.paused {
                     // Pings to a paused monitor are kept for the record but change nothing.
-                    let mut record = apply_ping_record(monitor, &signal);
+                    let mut record = apply_ping_record(monitor, signal);
                     record.kind = "ignored".to_string();
                     writes.push(MonitorWrite {
                         monitor_id,
@@ -279,7 +304,8 @@ async fn process(core: &Core, batch: Vec<Request>) {
                 }
                 match heartbeat_settings(monitor) {
                     Ok(settings) => {
-                        let (state, event, ping) = apply_ping(&settings, monitor, &signal);
+                        let (state, event, ping) =
+                            apply_ping(&settings, monitor.id, &monitor.state, signal);
                         let outcome = PingOutcome {
                             status: state.status,
                             duration_ms: ping.duration_ms,
@@ -360,12 +386,32 @@ async fn process(core: &Core, batch: Vec<Request>) {
         }
     }
     // State changes raised while a maintenance window covers their monitor are flagged, not alerted.
-    let committed = match load_windows_with_retry(core, &writes).await {
+    let refused = match load_windows_with_retry(core, &writes).await {
         Ok(windows) => {
-            super::maintenance::flag_events(&mut writes, &monitors, &windows);
-            commit_with_retry(core, &writes).await
+            super::maintenance::flag_events(&mut writes, &windows, |id| {
+                monitors.get(&id).map(|monitor| monitor.service_id)
+            });
+            None
         }
-        Err(err) => Err(err),
+        Err(err) => Some(err),
+    };
+    Some(Prepared {
+        writes,
+        acks,
+        refused,
+    })
+}
+
+/// Commit a prepared batch and answer its requests.
+async fn commit(core: &Core, prepared: Prepared) {
+    let Prepared {
+        writes,
+        acks,
+        refused,
+    } = prepared;
+    let committed = match refused {
+        None => commit_with_retry(core, &writes).await,
+        Some(err) => Err(err),
     };
     if committed.is_err() {
         core.check_stats.record_write_failures(writes.len());
@@ -388,14 +434,14 @@ async fn process(core: &Core, batch: Vec<Request>) {
     }
 }
 
-fn apply_ping_record(monitor: &Monitor, signal: &PingSignal) -> upkeep_storage::HeartbeatPing {
+fn apply_ping_record(monitor: &BatchMonitor, signal: PingSignal) -> upkeep_storage::HeartbeatPing {
     let settings = heartbeat_settings(monitor).unwrap_or(HeartbeatSettings {
         schedule: super::Schedule::Period {
             period_ms: 86_400_000,
         },
         grace_ms: 3_600_000,
     });
-    apply_ping(&settings, monitor, signal).2
+    apply_ping(&settings, monitor.id, &monitor.state, signal).2
 }
 
 fn fail(request: Request, err: CoreError) {
@@ -415,10 +461,10 @@ fn fail(request: Request, err: CoreError) {
     }
 }
 
-async fn load_with_retry(core: &Core, ids: &[i64]) -> CoreResult<Vec<Monitor>> {
+async fn load_with_retry(core: &Core, ids: &[i64]) -> CoreResult<Vec<BatchMonitor>> {
     let mut attempt = 0;
     loop {
-        match core.storage.monitors_by_ids(ids).await {
+        match core.storage.batch_monitors(ids).await {
             Ok(monitors) => return Ok(monitors),
             Err(StorageError::Unavailable(message)) if attempt < RETRIES => {
                 attempt += 1;

@@ -322,11 +322,12 @@ pub fn in_maintenance(
 }
 
 /// Flag the state changes of a write batch that were raised while a window covered their monitor (at the
-/// event's own time). The writer calls this once per batch with the windows of the batch's monitors.
+/// event's own time). The writer calls this once per batch with the windows of the batch's monitors and
+/// the service of each of them (`service_of`).
 pub fn flag_events(
     writes: &mut [MonitorWrite],
-    monitors: &HashMap<i64, Monitor>,
     windows: &[MaintenanceWindow],
+    service_of: impl Fn(i64) -> Option<i64>,
 ) {
     if windows.is_empty() {
         return;
@@ -335,9 +336,8 @@ pub fn flag_events(
         let Some(event) = write.event.as_mut() else {
             continue;
         };
-        if let Some(monitor) = monitors.get(&write.monitor_id) {
-            event.in_maintenance =
-                in_maintenance(windows, monitor.id, monitor.service_id, event.at);
+        if let Some(service_id) = service_of(write.monitor_id) {
+            event.in_maintenance = in_maintenance(windows, write.monitor_id, service_id, event.at);
         }
     }
 }

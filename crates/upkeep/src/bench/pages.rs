@@ -100,6 +100,16 @@ pub async fn run(args: PageArgs, out: &Output) -> anyhow::Result<ExitCode> {
             "search by name",
         ),
         (format!("/monitors?cursor={last_page_cursor}"), "last page"),
+        (
+            "/monitors?sort=name&order=desc".to_string(),
+            "sorted by name",
+        ),
+        ("/monitors?sort=status".to_string(), "sorted by status"),
+        (
+            "/monitors?sort=last_checked&order=desc".to_string(),
+            "sorted by last check",
+        ),
+        ("/monitors?status=maintenance".to_string(), "in maintenance"),
     ];
     let mut timings = Vec::new();
     for (path, label) in pages {

@@ -12,7 +12,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::rawload;
-use super::support::{Installation, create_monitors, percentile};
+use super::support::{Installation, create_monitors, percentile, process_cpu_seconds};
 use crate::cli::Output;
 
 #[derive(Args, Debug)]
@@ -46,6 +46,8 @@ struct Report {
     rss_mib: f64,
     /// CPU the server used while measured, in cores (user + system time over wall time).
     server_cpu_cores: f64,
+    /// CPU this process (the load generator) used meanwhile, in cores.
+    client_cpu_cores: f64,
     concurrency: usize,
     client: String,
     duration_s: f64,
@@ -72,6 +74,7 @@ pub async fn run(args: PingArgs, out: &Output) -> anyhow::Result<ExitCode> {
         args.concurrency, args.client
     );
     let cpu_before = install.cpu_seconds();
+    let client_before = process_cpu_seconds("self");
     let (mut latencies, refused, elapsed) = if args.client == "raw" {
         let addr: std::net::SocketAddr = install
             .base
@@ -95,6 +98,7 @@ pub async fn run(args: PingArgs, out: &Output) -> anyhow::Result<ExitCode> {
         reqwest_load(&urls, args.concurrency, duration).await?
     };
     let cpu = install.cpu_seconds() - cpu_before;
+    let client_cpu = process_cpu_seconds("self") - client_before;
     let elapsed = elapsed.as_secs_f64();
 
     latencies.sort_by(f64::total_cmp);
@@ -113,13 +117,14 @@ pub async fn run(args: PingArgs, out: &Output) -> anyhow::Result<ExitCode> {
         latency_p99_ms: percentile(&latencies, 0.99),
         rss_mib,
         server_cpu_cores: cpu / elapsed,
+        client_cpu_cores: client_cpu / elapsed,
         concurrency: args.concurrency,
         client: args.client.clone(),
         duration_s: elapsed,
     };
     out.print(&report, || {
         format!(
-            "backend        {}\npings          {:.0} accepted and committed per second ({} accepted, {} refused, {} monitors, {} connections, {} client)\nlatency        p50 {:.2} ms, p99 {:.2} ms\nserver         {:.2} cores, {:.1} MiB RSS",
+            "backend        {}\npings          {:.0} accepted and committed per second ({} accepted, {} refused, {} monitors, {} connections, {} client)\nlatency        p50 {:.2} ms, p99 {:.2} ms\nserver         {:.2} cores, {:.1} MiB RSS\nclient         {:.2} cores",
             report.backend,
             report.pings_per_second,
             report.accepted,
@@ -130,7 +135,8 @@ pub async fn run(args: PingArgs, out: &Output) -> anyhow::Result<ExitCode> {
             report.latency_p50_ms,
             report.latency_p99_ms,
             report.server_cpu_cores,
-            report.rss_mib
+            report.rss_mib,
+            report.client_cpu_cores
         )
     });
     Ok(ExitCode::SUCCESS)

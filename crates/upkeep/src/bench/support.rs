@@ -170,19 +170,7 @@ impl Installation {
 
     /// CPU seconds (user + system) the server has used so far.
     pub fn cpu_seconds(&self) -> f64 {
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)) else {
-            return 0.0;
-        };
-        // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |index: usize| {
-            fields
-                .get(index)
-                .and_then(|f| f.parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (ticks(11) + ticks(12)) / 100.0
+        process_cpu_seconds(&self.pid.to_string())
     }
 
     /// SIGTERM and wait; returns how long the exit took.
@@ -204,6 +192,23 @@ impl Installation {
         }
         Ok(took)
     }
+}
+
+/// CPU seconds (user + system) that process `pid` (or `self`) has used so far, from `/proc/<pid>/stat`.
+pub fn process_cpu_seconds(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15 (1-based).
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |index: usize| {
+        fields
+            .get(index)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 pub fn percentile(sorted: &[f64], fraction: f64) -> f64 {

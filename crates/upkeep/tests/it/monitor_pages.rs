@@ -1,6 +1,6 @@
 //! The monitor pages, driven like a browser without JavaScript on both backends: creating monitors through
 //! the form, the filtered and paginated list, a heartbeat's ping URL and pings table, pause and resume,
-//! the server-rendered charts, escaping, and what viewers may not do.
+//! the server-rendered charts, escaping, and what viewers may not do. Sorting is in [`sorting`].
 
 use std::time::Duration;
 
@@ -13,6 +13,8 @@ use upkeep_core::{audit, catalog};
 use crate::support::databases::{TestDb, backend_tests};
 use crate::support::pages::{Answer, Browser};
 use crate::support::server::TestServer;
+
+mod sorting;
 
 backend_tests!(
     writers_create_monitors_through_the_form_and_ping_them,

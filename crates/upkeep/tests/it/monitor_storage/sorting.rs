@@ -1,10 +1,11 @@
 //! Conformance stories for sorted monitor lists: every order, both ways, walked a page at a time on both
 //! backends, must give exactly the order worked out here in Rust; the maintenance scope drives the
-//! `maintenance` status filter and rank; `service_id_by_ping_key` finds services by their ping key.
+//! `maintenance` status filter and rank. Also the two lookups of the ping path: `service_id_by_ping_key`
+//! and the writer's `batch_monitors`.
 
 use upkeep_storage::{
-    MaintenanceScope, Monitor, MonitorChanges, MonitorFilter, MonitorSort, MonitorSortKey,
-    MonitorState, MonitorStatus, PageRequest,
+    BatchMonitor, MaintenanceScope, Monitor, MonitorChanges, MonitorFilter, MonitorSort,
+    MonitorSortKey, MonitorState, MonitorStatus, PageRequest,
 };
 
 use super::{Store, apply, cli, create_monitor, create_service, ids, only_state, state};
@@ -13,7 +14,7 @@ use crate::support::databases::{TestDb, backend_tests};
 backend_tests!(
     sorted_lists_page_in_every_order,
     the_maintenance_scope_decides_the_maintenance_status,
-    services_are_found_by_ping_key,
+    the_ping_path_finds_services_and_batch_monitors,
 );
 
 /// Every page of `filter`'s order, `limit` at a time, each cursor read back as the API reads it.
@@ -261,11 +262,49 @@ async fn the_maintenance_scope_decides_the_maintenance_status(db: TestDb) {
     assert_eq!(listed(by_status).await, ids(&expected), "{b}: worst first");
 }
 
-async fn services_are_found_by_ping_key(db: TestDb) {
+async fn the_ping_path_finds_services_and_batch_monitors(db: TestDb) {
     let (storage, b) = (&db.storage, db.backend);
-    let web = create_service(storage, "web", "key-web", 0).await;
+    let monitors = fixture(storage).await;
     let found = storage.service_id_by_ping_key("key-web").await;
-    assert_eq!(found.expect("by ping key"), Some(web.id), "{b}");
+    assert_eq!(
+        found.expect("by ping key"),
+        Some(monitors[0].service_id),
+        "{b}"
+    );
     let missing = storage.service_id_by_ping_key("key-nope").await;
     assert_eq!(missing.expect("by ping key"), None, "{b}");
+
+    // The writer's view of a monitor is the full record's, minus names and the service join.
+    let wanted = [monitors[6].id, monitors[1].id, 999_999];
+    let mut batch = storage
+        .batch_monitors(&wanted)
+        .await
+        .expect("batch monitors");
+    batch.sort_by_key(|monitor| monitor.id);
+    let expected: Vec<BatchMonitor> = [&monitors[1], &monitors[6]]
+        .into_iter()
+        .map(|monitor| BatchMonitor {
+            id: monitor.id,
+            service_id: monitor.service_id,
+            kind: monitor.kind.clone(),
+            settings_json: monitor.settings.to_string(),
+            failure_threshold: monitor.failure_threshold,
+            success_threshold: monitor.success_threshold,
+            ping_token: monitor.ping_token.clone(),
+            paused: monitor.paused,
+            state: monitor.state.clone(),
+        })
+        .collect();
+    let parsed = |monitor: &BatchMonitor| {
+        serde_json::from_str::<serde_json::Value>(&monitor.settings_json).expect("settings")
+    };
+    assert_eq!(batch.len(), 2, "{b}: the missing id is left out");
+    for (got, want) in batch.iter().zip(&expected) {
+        assert_eq!(parsed(got), parsed(want), "{b}");
+        let same_settings = BatchMonitor {
+            settings_json: want.settings_json.clone(),
+            ..got.clone()
+        };
+        assert_eq!(&same_settings, want, "{b}");
+    }
 }
