@@ -11,14 +11,8 @@ use upkeep_storage::{
 
 use crate::PostgresStorage;
 use crate::support::{
-    db_err, get, insert_audit, millis, opt_timestamp, snapshot, timestamp, unique_err,
+    db_err, get, insert_audit, json_column, millis, opt_timestamp, snapshot, timestamp, unique_err,
 };
-
-fn json_column(row: &PgRow, column: &str) -> StorageResult<Value> {
-    let text: String = get(row, column)?;
-    serde_json::from_str(&text)
-        .map_err(|err| StorageError::Other(format!("stored {column} is invalid JSON: {err}")))
-}
 
 fn policy_from_row(row: &PgRow) -> StorageResult<EscalationPolicy> {
     Ok(EscalationPolicy {

@@ -87,6 +87,13 @@ pub(crate) fn parse_json(text: Option<String>) -> StorageResult<Option<Value>> {
     .transpose()
 }
 
+/// A required JSON text column, parsed.
+pub(crate) fn json_column(row: &PgRow, column: &str) -> StorageResult<Value> {
+    let text: String = get(row, column)?;
+    serde_json::from_str(&text)
+        .map_err(|err| StorageError::Other(format!("stored {column} is invalid JSON: {err}")))
+}
+
 /// Serialise a record for an audit snapshot.
 pub(crate) fn snapshot<T: serde::Serialize>(record: &T) -> Option<Value> {
     serde_json::to_value(record).ok()

@@ -16,7 +16,9 @@ use upkeep_storage::{
 };
 
 use crate::SqliteStorage;
-use crate::support::{db_err, get, insert_audit, millis, opt_timestamp, snapshot, timestamp};
+use crate::support::{
+    db_err, get, insert_audit, json_column, millis, opt_timestamp, snapshot, timestamp,
+};
 
 const INCIDENT_SELECT: &str =
     "SELECT i.*, s.slug AS service_slug FROM incidents i JOIN services s ON s.id = i.service_id";
@@ -24,12 +26,6 @@ const OPEN: &str = "status <> 'resolved'";
 
 fn parse_enum<T>(value: &str, parse: fn(&str) -> Option<T>, what: &str) -> StorageResult<T> {
     parse(value).ok_or_else(|| StorageError::Other(format!("unknown stored {what} {value}")))
-}
-
-fn json_column(row: &SqliteRow, column: &str) -> StorageResult<Value> {
-    let text: String = get(row, column)?;
-    serde_json::from_str(&text)
-        .map_err(|err| StorageError::Other(format!("stored {column} is invalid JSON: {err}")))
 }
 
 fn incident_from_row(row: &SqliteRow) -> StorageResult<Incident> {
